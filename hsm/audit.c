@@ -1,0 +1,245 @@
+/*
+ * audit.c — append-only, hash-chained, fsynced audit records.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "hsm/audit.h"
+
+struct audit {
+	int		 fd;
+	uint64_t	 seq;
+	char		 prev[65];
+	int		 dirty;
+};
+
+static const char zero_hash[65] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+static void
+sha256_hex(const char *s, size_t n, char out[65])
+{
+	unsigned char	 md[32];
+	unsigned int	 mdlen = 0;
+	int		 i;
+
+	if (EVP_Digest(s, n, md, &mdlen, EVP_sha256(), NULL) != 1)
+		memset(md, 0, sizeof(md));	/* cannot happen; breaks chain */
+	for (i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/*
+ * Splits one record line (without its newline) into seq, prev and hash and
+ * checks its own hash. Returns NULL when fine, else what is wrong.
+ */
+static const char *
+check_line(const char *line, size_t n, uint64_t *seq, char prev[65],
+    char hash[65])
+{
+	const char	*h, *pv;
+	char		 calc[65], *end;
+
+	if (n < 140 || (h = strstr(line, " hash=")) == NULL ||
+	    (size_t)(h - line) + 6 + 64 != n)
+		return "malformed record";
+	if ((size_t)(h - line) < 70 || memcmp(h - 70, " prev=", 6) != 0)
+		return "malformed record (no prev=)";
+	pv = h - 64;
+	memcpy(prev, pv, 64);
+	prev[64] = '\0';
+	memcpy(hash, h + 6, 64);
+	hash[64] = '\0';
+	errno = 0;
+	*seq = strtoull(line, &end, 10);
+	if (errno || end == line || *end != ' ')
+		return "malformed sequence number";
+	sha256_hex(line, h - line, calc);
+	if (memcmp(calc, hash, 64) != 0)
+		return "record hash does not match its content";
+	return NULL;
+}
+
+struct audit *
+audit_open(const char *path, char *err, size_t errsz)
+{
+	struct audit	*a;
+	struct stat	 st;
+	char		 buf[AUDIT_MAX_LINE + 1], hash[65];
+	const char	*why, *last;
+	off_t		 off;
+	ssize_t		 r;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	memcpy(a->prev, zero_hash, sizeof(zero_hash));
+	a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (a->fd == -1 || fstat(a->fd, &st) == -1) {
+		snprintf(err, errsz, "audit log %s: %s", path, strerror(errno));
+		goto bad;
+	}
+	if (st.st_size == 0)
+		return a;
+	off = st.st_size > AUDIT_MAX_LINE ? st.st_size - AUDIT_MAX_LINE : 0;
+	if ((r = pread(a->fd, buf, st.st_size - off, off)) <= 0) {
+		snprintf(err, errsz, "audit log %s: cannot read tail", path);
+		goto bad;
+	}
+	buf[r] = '\0';
+	/* A torn last record means a crash mid-write: let a human look. */
+	if (buf[r - 1] != '\n') {
+		snprintf(err, errsz, "audit log %s: last record is incomplete "
+		    "(crash while writing?); run 'p11ca audit verify %s'",
+		    path, path);
+		goto bad;
+	}
+	buf[r - 1] = '\0';
+	last = (last = strrchr(buf, '\n')) ? last + 1 : buf;
+	if ((why = check_line(last, strlen(last), &a->seq, hash,
+	    a->prev)) != NULL) {
+		snprintf(err, errsz, "audit log %s: last record: %s; run "
+		    "'p11ca audit verify %s'", path, why, path);
+		goto bad;
+	}
+	return a;
+bad:
+	if (a->fd != -1)
+		close(a->fd);
+	free(a);
+	return NULL;
+}
+
+void
+audit_escape(char *dst, size_t dstsz, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t		 o = 0;
+	unsigned char	 c;
+
+	if (dstsz == 0)
+		return;
+	if (*s == '\0')
+		s = "-";
+	for (; (c = (unsigned char)*s) != '\0' && o + 4 < dstsz; s++) {
+		if (c <= 0x20 || c >= 0x7f || c == '%' || c == '=') {
+			dst[o++] = '%';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		} else
+			dst[o++] = (char)c;
+	}
+	dst[o] = '\0';
+}
+
+int
+audit_append(struct audit *a, uid_t uid, const char *fields)
+{
+	char		 line[AUDIT_MAX_LINE], ts[40];
+	struct timespec	 now;
+	struct tm	 tm;
+	int		 n;
+	ssize_t		 w;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line, sizeof(line), "%llu %s.%06ldZ uid=%u %s prev=%s",
+	    (unsigned long long)a->seq + 1, ts, now.tv_nsec / 1000,
+	    (unsigned)uid, fields, a->prev);
+	if (n < 0 || (size_t)n + 6 + 64 + 1 >= sizeof(line))
+		return -1;
+	memcpy(line + n, " hash=", 6);
+	sha256_hex(line, n, line + n + 6);
+	line[n + 70] = '\n';
+	/* One write per record: O_APPEND keeps it whole and in order. */
+	do
+		w = write(a->fd, line, n + 71);
+	while (w == -1 && errno == EINTR);
+	if (w != n + 71)
+		return -1;
+	memcpy(a->prev, line + n + 6, 64);
+	a->seq++;
+	a->dirty = 1;
+	return 0;
+}
+
+int
+audit_sync(struct audit *a)
+{
+	if (!a->dirty)
+		return 0;
+	if (fdatasync(a->fd) == -1)
+		return -1;
+	a->dirty = 0;
+	return 0;
+}
+
+void
+audit_close(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	(void)audit_sync(a);
+	close(a->fd);
+	free(a);
+}
+
+int
+audit_verify(FILE *in, uint64_t *count, uint64_t *bad, char *err, size_t errsz)
+{
+	char		 line[AUDIT_MAX_LINE + 2], prev[65], hash[65];
+	char		 want[65];
+	const char	*why;
+	uint64_t	 n = 0, seq;
+	size_t		 len;
+
+	memcpy(want, zero_hash, sizeof(zero_hash));
+	*count = *bad = 0;
+	while (fgets(line, sizeof(line), in) != NULL) {
+		n++;
+		len = strlen(line);
+		if (len == 0 || line[len - 1] != '\n') {
+			why = len >= AUDIT_MAX_LINE ? "record too long" :
+			    "record is incomplete (no newline)";
+			goto broken;
+		}
+		line[--len] = '\0';
+		if (memchr(line, '\0', len) != NULL) {
+			why = "record contains a NUL byte";
+			goto broken;
+		}
+		if ((why = check_line(line, len, &seq, prev, hash)) != NULL)
+			goto broken;
+		if (seq != n) {
+			why = "sequence number out of order";
+			goto broken;
+		}
+		if (memcmp(prev, want, 64) != 0) {
+			why = "prev= does not match the previous record's hash";
+			goto broken;
+		}
+		memcpy(want, hash, sizeof(want));
+	}
+	if (ferror(in)) {
+		snprintf(err, errsz, "read error");
+		*bad = n + 1;
+		return -1;
+	}
+	*count = n;
+	return 0;
+broken:
+	*bad = n;
+	snprintf(err, errsz, "record %llu: %s", (unsigned long long)n, why);
+	return -1;
+}

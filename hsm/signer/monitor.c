@@ -1,0 +1,626 @@
+/*
+ * monitor.c — the signer's hub. It owns the listening socket, every client
+ * connection, the audit log and the worker processes. It checks each peer's
+ * uid, checks every frame exactly, answers PING itself and hands SIGN and
+ * PUBLIC_KEY to the least busy worker. Answers are released only after
+ * their audit records are on disk; one fdatasync covers every answer
+ * gathered in one turn of the loop (group commit).
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hsm/audit.h"
+#include "hsm/proto.h"
+#include "hsm/signer/signer.h"
+
+#define MAX_JOBS	4096
+#define CONN_INFLIGHT	512	/* per connection; then we stop reading it */
+
+struct conn {
+	int		 fd;
+	uid_t		 uid;
+	unsigned	 gen;
+	int		 inflight;
+	int		 closing;	/* flush what is queued, then close */
+	struct pbuf	 in, out, staged;
+};
+
+struct worker {
+	pid_t		 pid;
+	int		 fd;
+	int		 ready;
+	int		 inflight;
+	int		 fatal;
+	time_t		 respawn_at;
+	struct pbuf	 in, out;
+};
+
+struct job {
+	int		 used;
+	int		 conn;
+	unsigned	 gen;
+	int		 worker;
+	uid_t		 uid;
+	uint8_t		 type;
+	uint32_t	 client_id;
+};
+
+static const struct signer_conf *conf;
+static const char	*pin;
+static struct audit	*audit;
+static struct conn	*conns;
+static struct worker	 workers[SIGNER_MAX_WORKERS];
+static struct job	 jobs[MAX_JOBS];
+static int		 nextjob;
+static unsigned		 conngen;
+static int		 listen_fd = -1;
+static volatile sig_atomic_t quit, child_exited;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGCHLD)
+		child_exited = 1;
+	else
+		quit = 1;
+}
+
+static int
+nonblock(int fd)
+{
+	int	 fl = fcntl(fd, F_GETFL);
+
+	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int
+spawn(int i)
+{
+	struct worker	*w = &workers[i];
+	int		 sv[2], j;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	if ((w->pid = fork()) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (w->pid == 0) {
+		close(sv[0]);
+		if (listen_fd != -1)
+			close(listen_fd);
+		for (j = 0; conns && j < conf->max_conns; j++)
+			if (conns[j].fd != -1)
+				close(conns[j].fd);
+		for (j = 0; j < conf->workers; j++)
+			if (j != i && workers[j].fd != -1)
+				close(workers[j].fd);
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		worker_main(conf, pin, sv[1]);
+	}
+	close(sv[1]);
+	w->fd = sv[0];
+	w->ready = 0;
+	w->inflight = 0;
+	pbuf_init(&w->in);
+	pbuf_init(&w->out);
+	return nonblock(w->fd);
+}
+
+static void
+conn_close(int c)
+{
+	struct conn	*k = &conns[c];
+
+	close(k->fd);
+	k->fd = -1;
+	pbuf_free(&k->in);
+	pbuf_free(&k->out);
+	pbuf_free(&k->staged);
+}
+
+/* Answer on behalf of the signer itself (no worker involved). */
+static void
+answer_error(int c, uint8_t type, uint32_t id, uint16_t status,
+    const char *msg)
+{
+	if (proto_put_error(&conns[c].staged, type, id, status, msg) == -1)
+		conns[c].closing = 1;
+}
+
+static int
+pick_worker(void)
+{
+	int	 i, best = -1;
+
+	for (i = 0; i < conf->workers; i++)
+		if (workers[i].ready && (best == -1 ||
+		    workers[i].inflight < workers[best].inflight))
+			best = i;
+	return best;
+}
+
+static int
+new_job(void)
+{
+	int	 i, j;
+
+	for (i = 0; i < MAX_JOBS; i++) {
+		j = (nextjob + i) % MAX_JOBS;
+		if (!jobs[j].used) {
+			nextjob = (j + 1) % MAX_JOBS;
+			return j;
+		}
+	}
+	return -1;
+}
+
+static void
+dispatch(int c, const struct proto_frame *f)
+{
+	struct conn		*k = &conns[c];
+	struct proto_sign_req	 sr;
+	char			 key[PROTO_MAX_KEYNAME + 1];
+	int			 w, j;
+	int			 ok;
+
+	switch (f->type) {
+	case PROTO_PING:
+		ok = proto_decode_ping(f) == 0;
+		if (ok && proto_put_ping_resp(&k->staged, f->id,
+		    (uint8_t)conf->ceremony, (uint8_t)conf->nkeys) == -1)
+			k->closing = 1;
+		break;
+	case PROTO_PUBLIC_KEY:
+		ok = proto_decode_pubkey(f, key, sizeof(key)) == 0;
+		break;
+	case PROTO_SIGN:
+		ok = proto_decode_sign(f, &sr) == 0;
+		if (ok)
+			memcpy(key, sr.key, sizeof(key));
+		break;
+	default:
+		/* A well-formed frame of a type we do not serve. */
+		answer_error(c, f->type & 0x7f, f->id, PROTO_E_UNSUPPORTED,
+		    "request type not served by this signer");
+		return;
+	}
+	if (!ok) {
+		log_msg("uid %u: malformed frame (type %u): connection closed",
+		    (unsigned)k->uid, f->type);
+		k->closing = 2;		/* drop it, answer nothing more */
+		return;
+	}
+	if (f->type == PROTO_PING)
+		return;
+	if (conf_key_index(conf, key) == -1) {
+		answer_error(c, f->type, f->id, PROTO_E_UNKNOWN_KEY,
+		    "no such key in the signer");
+		return;
+	}
+	if ((w = pick_worker()) == -1 || (j = new_job()) == -1) {
+		answer_error(c, f->type, f->id, w == -1 ? PROTO_E_HSM :
+		    PROTO_E_BUSY, w == -1 ? "no signer worker is running "
+		    "(token unavailable?)" : "signer busy");
+		return;
+	}
+	if (proto_put_frame(&workers[w].out, f->type, 0, (uint32_t)j, f->body,
+	    f->bodylen) == -1) {
+		answer_error(c, f->type, f->id, PROTO_E_BUSY, "out of memory");
+		return;
+	}
+	jobs[j] = (struct job){ 1, c, k->gen, w, k->uid, f->type, f->id };
+	workers[w].inflight++;
+	k->inflight++;
+}
+
+static void
+conn_read(int c)
+{
+	struct conn		*k = &conns[c];
+	struct proto_frame	 f;
+	uint8_t			 buf[65536];
+	size_t			 used;
+	ssize_t			 r;
+	int			 rc;
+
+	r = read(k->fd, buf, sizeof(buf));
+	if (r == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (r <= 0 || pbuf_add(&k->in, buf, r) == -1) {
+		conn_close(c);
+		return;
+	}
+	while (!k->closing && (rc = proto_frame_next(k->in.data, k->in.len, &f,
+	    &used)) == 1) {
+		dispatch(c, &f);
+		pbuf_consume(&k->in, used);
+	}
+	if (!k->closing && rc == -1) {
+		log_msg("uid %u: bad frame header: connection closed",
+		    (unsigned)k->uid);
+		k->closing = 2;
+	}
+}
+
+static void
+fail_jobs_of(int w, const char *why)
+{
+	struct conn	*k;
+	int		 j;
+
+	for (j = 0; j < MAX_JOBS; j++) {
+		if (!jobs[j].used || jobs[j].worker != w)
+			continue;
+		k = &conns[jobs[j].conn];
+		if (k->fd != -1 && k->gen == jobs[j].gen) {
+			answer_error(jobs[j].conn, jobs[j].type,
+			    jobs[j].client_id, PROTO_E_HSM, why);
+			k->inflight--;
+		}
+		jobs[j].used = 0;
+	}
+	workers[w].inflight = 0;
+}
+
+/* One answer from a worker: audit it, stage the client's response. */
+static int
+worker_answer(int w, const struct proto_frame *f)
+{
+	struct job	*jb;
+	struct conn	*k;
+	char		 fields[AUDIT_MAX_LINE];
+	size_t		 alen;
+
+	if (f->id >= MAX_JOBS || !jobs[f->id].used ||
+	    jobs[f->id].worker != w || f->bodylen < 2)
+		return -1;
+	jb = &jobs[f->id];
+	alen = (size_t)f->body[0] << 8 | f->body[1];
+	if (alen > f->bodylen - 2 || alen >= sizeof(fields))
+		return -1;
+	k = &conns[jb->conn];
+	if (alen) {
+		memcpy(fields, f->body + 2, alen);
+		fields[alen] = '\0';
+		if (audit_append(audit, jb->uid, fields) == -1) {
+			log_msg("audit log write failed: refusing to go on");
+			exit(1);
+		}
+	}
+	if (k->fd != -1 && k->gen == jb->gen) {
+		if (proto_put_frame(&k->staged, f->type, f->status,
+		    jb->client_id, f->body + 2 + alen, f->bodylen - 2 - alen) ==
+		    -1)
+			k->closing = 2;
+		k->inflight--;
+	}
+	jb->used = 0;
+	workers[w].inflight--;
+	return 0;
+}
+
+static void
+worker_read(int w)
+{
+	struct worker		*wk = &workers[w];
+	struct proto_frame	 f;
+	uint8_t			 buf[65536];
+	size_t			 used;
+	ssize_t			 r;
+	int			 rc;
+
+	r = read(wk->fd, buf, sizeof(buf));
+	if (r == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (r <= 0 || pbuf_add(&wk->in, buf, r) == -1)
+		goto gone;
+	while ((rc = proto_frame_next(wk->in.data, wk->in.len, &f, &used)) ==
+	    1) {
+		if (!wk->ready) {
+			/* First frame: ready, or why it could not start. */
+			if (f.type == (PROTO_PING | PROTO_RESPONSE) &&
+			    f.status == PROTO_OK)
+				wk->ready = 1;
+		} else if (worker_answer(w, &f) == -1) {
+			log_msg("worker %d: bad answer", (int)wk->pid);
+			goto gone;
+		}
+		pbuf_consume(&wk->in, used);
+	}
+	if (rc == -1)
+		goto gone;
+	return;
+gone:
+	close(wk->fd);
+	wk->fd = -1;
+	wk->ready = 0;
+	fail_jobs_of(w, "signer worker exited");
+	pbuf_free(&wk->in);
+	pbuf_free(&wk->out);
+}
+
+static void
+flush(int fd, struct pbuf *b, int *dead)
+{
+	ssize_t	 w;
+
+	while (b->len > 0) {
+		w = write(fd, b->data, b->len);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && errno == EAGAIN)
+			return;
+		if (w <= 0) {
+			*dead = 1;
+			return;
+		}
+		pbuf_consume(b, w);
+	}
+}
+
+static int
+uid_allowed(uid_t u)
+{
+	int	 i;
+
+	for (i = 0; i < conf->nallow; i++)
+		if (conf->allow[i] == u)
+			return 1;
+	return 0;
+}
+
+static void
+accept_one(void)
+{
+	struct ucred	 cr = { 0, (uid_t)-1, (gid_t)-1 };
+	socklen_t	 crlen = sizeof(cr);
+	struct pbuf	 b;
+	char		 msg[80];
+	int		 fd, i;
+
+	if ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK))
+	    == -1)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == -1 ||
+	    !uid_allowed(cr.uid)) {
+		log_msg("refused connection from uid %d pid %d",
+		    crlen == sizeof(cr) ? (int)cr.uid : -1, (int)cr.pid);
+		/* Say why once, so an operator sees it on the client side. */
+		pbuf_init(&b);
+		snprintf(msg, sizeof(msg), "uid %d may not use this signer",
+		    (int)cr.uid);
+		if (proto_put_error(&b, PROTO_PING, 0, PROTO_E_REFUSED, msg) == 0)
+			(void)!write(fd, b.data, b.len);
+		pbuf_free(&b);
+		close(fd);
+		return;
+	}
+	for (i = 0; i < conf->max_conns; i++)
+		if (conns[i].fd == -1)
+			break;
+	if (i == conf->max_conns) {
+		log_msg("too many connections: refusing uid %u",
+		    (unsigned)cr.uid);
+		close(fd);
+		return;
+	}
+	memset(&conns[i], 0, sizeof(conns[i]));
+	conns[i].fd = fd;
+	conns[i].uid = cr.uid;
+	conns[i].gen = ++conngen;
+}
+
+static int
+listen_on(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int		 fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	(void)unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		return -1;
+	/* Anyone may connect; SO_PEERCRED decides who is served. */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(path, 0666) == -1 || listen(fd, 128) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+reap(void)
+{
+	pid_t	 pid;
+	int	 st, i;
+
+	child_exited = 0;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (i = 0; i < conf->workers; i++) {
+			if (workers[i].pid != pid)
+				continue;
+			workers[i].pid = -1;
+			if (WIFEXITED(st) &&
+			    WEXITSTATUS(st) == WORKER_EXIT_FATAL) {
+				workers[i].fatal = 1;
+				log_msg("worker %d cannot work (see above): not "
+				    "restarting it", (int)pid);
+			} else
+				log_msg("worker %d exited (status %d): "
+				    "restarting", (int)pid, st);
+			workers[i].respawn_at = time(NULL) + 1;
+		}
+	}
+}
+
+/* Start the workers and wait until each has logged in and found its keys. */
+static int
+start_workers(void)
+{
+	struct pollfd	 pfd;
+	int		 i;
+
+	for (i = 0; i < conf->workers; i++)
+		workers[i].fd = -1;
+	for (i = 0; i < conf->workers; i++) {
+		if (spawn(i) == -1)
+			return -1;
+		pfd = (struct pollfd){ workers[i].fd, POLLIN, 0 };
+		while (!workers[i].ready && workers[i].fd != -1) {
+			if (poll(&pfd, 1, 30000) <= 0)
+				return -1;
+			worker_read(i);
+		}
+		if (!workers[i].ready)
+			return -1;
+	}
+	return 0;
+}
+
+int
+monitor_run(const struct signer_conf *c, const char *p)
+{
+	struct sigaction sa;
+	struct pollfd	*pfd;
+	char		 err[512];
+	int		 npfd, i, n, dead, *map;
+
+	conf = c;
+	pin = p;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGCHLD, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1 ||
+	    signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return -1;
+	if ((audit = audit_open(c->audit, err, sizeof(err))) == NULL) {
+		log_msg("%s", err);
+		return -1;
+	}
+	if (start_workers() == -1) {
+		log_msg("signer workers did not start; not serving");
+		return -1;
+	}
+	conns = calloc(c->max_conns, sizeof(*conns));
+	npfd = 1 + c->workers + c->max_conns;
+	pfd = calloc(npfd, sizeof(*pfd));
+	map = calloc(npfd, sizeof(*map));
+	if (conns == NULL || pfd == NULL || map == NULL)
+		return -1;
+	for (i = 0; i < c->max_conns; i++)
+		conns[i].fd = -1;
+	if ((listen_fd = listen_on(c->socket)) == -1) {
+		log_msg("socket %s: %s", c->socket, strerror(errno));
+		return -1;
+	}
+	log_msg("serving %d key(s) on %s with %d worker(s)%s", c->nkeys,
+	    c->socket, c->workers, c->ceremony ? " in CEREMONY mode" : "");
+	while (!quit) {
+		if (child_exited)
+			reap();
+		for (i = 0; i < c->workers; i++)
+			if (workers[i].pid == -1 && !workers[i].fatal &&
+			    time(NULL) >= workers[i].respawn_at &&
+			    workers[i].fd == -1 && spawn(i) == -1)
+				workers[i].respawn_at = time(NULL) + 1;
+		n = 0;
+		pfd[n] = (struct pollfd){ listen_fd, POLLIN, 0 };
+		map[n++] = -1;
+		for (i = 0; i < c->workers; i++) {
+			if (workers[i].fd == -1)
+				continue;
+			pfd[n] = (struct pollfd){ workers[i].fd, POLLIN |
+			    (workers[i].out.len ? POLLOUT : 0), 0 };
+			map[n++] = 1000000 + i;
+		}
+		for (i = 0; i < c->max_conns; i++) {
+			if (conns[i].fd == -1)
+				continue;
+			pfd[n] = (struct pollfd){ conns[i].fd,
+			    (conns[i].closing || conns[i].inflight >=
+			    CONN_INFLIGHT ? 0 : POLLIN) |
+			    (conns[i].out.len ? POLLOUT : 0), 0 };
+			map[n++] = i;
+		}
+		if (poll(pfd, n, 1000) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_msg("poll: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (map[i] == -1)
+				accept_one();
+			else if (map[i] >= 1000000) {
+				if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+					worker_read(map[i] - 1000000);
+			} else if (conns[map[i]].fd != -1 &&
+			    (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				conn_read(map[i]);
+		}
+		/* Group commit: one sync releases every answer of this turn. */
+		if (audit_sync(audit) == -1) {
+			log_msg("audit log sync failed: refusing to go on");
+			break;
+		}
+		for (i = 0; i < c->workers; i++) {
+			dead = 0;
+			if (workers[i].fd != -1)
+				flush(workers[i].fd, &workers[i].out, &dead);
+		}
+		for (i = 0; i < c->max_conns; i++) {
+			if (conns[i].fd == -1)
+				continue;
+			if (conns[i].closing == 2) {
+				conn_close(i);
+				continue;
+			}
+			dead = 0;
+			if (conns[i].staged.len &&
+			    pbuf_add(&conns[i].out, conns[i].staged.data,
+			    conns[i].staged.len) == -1)
+				dead = 1;
+			conns[i].staged.len = 0;
+			flush(conns[i].fd, &conns[i].out, &dead);
+			if (dead || (conns[i].closing && conns[i].out.len == 0))
+				conn_close(i);
+		}
+	}
+	log_msg("shutting down");
+	for (i = 0; i < c->workers; i++)
+		if (workers[i].pid > 0)
+			kill(workers[i].pid, SIGTERM);
+	(void)unlink(c->socket);
+	audit_close(audit);
+	free(pfd);
+	free(map);
+	for (i = 0; i < c->max_conns; i++)
+		if (conns[i].fd != -1)
+			conn_close(i);
+	free(conns);
+	return 0;
+}
