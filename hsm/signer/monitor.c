@@ -170,63 +170,103 @@ new_job(void)
 	return -1;
 }
 
-static void
-dispatch(int c, const struct proto_frame *f)
+/* Strict decoders that also name the key a request is about. */
+static int
+check_ping(const struct proto_frame *f, char *key)
 {
-	struct conn		*k = &conns[c];
-	struct proto_sign_req	 sr;
-	char			 key[PROTO_MAX_KEYNAME + 1];
-	int			 w, j;
-	int			 ok;
+	key[0] = '\0';
+	return proto_decode_ping(f);
+}
 
-	switch (f->type) {
-	case PROTO_PING:
-		ok = proto_decode_ping(f) == 0;
-		if (ok && proto_put_ping_resp(&k->staged, f->id,
-		    (uint8_t)conf->ceremony, (uint8_t)conf->nkeys) == -1)
-			k->closing = 1;
-		break;
-	case PROTO_PUBLIC_KEY:
-		ok = proto_decode_pubkey(f, key, sizeof(key)) == 0;
-		break;
-	case PROTO_SIGN:
-		ok = proto_decode_sign(f, &sr) == 0;
-		if (ok)
-			memcpy(key, sr.key, sizeof(key));
-		break;
-	default:
-		/* A well-formed frame of a type we do not serve. */
-		answer_error(c, f->type & 0x7f, f->id, PROTO_E_UNSUPPORTED,
-		    "request type not served by this signer");
-		return;
-	}
-	if (!ok) {
-		log_msg("uid %u: malformed frame (type %u): connection closed",
-		    (unsigned)k->uid, f->type);
-		k->closing = 2;		/* drop it, answer nothing more */
-		return;
-	}
-	if (f->type == PROTO_PING)
-		return;
-	if (conf_key_index(conf, key) == -1) {
-		answer_error(c, f->type, f->id, PROTO_E_UNKNOWN_KEY,
-		    "no such key in the signer");
-		return;
-	}
-	if ((w = pick_worker()) == -1 || (j = new_job()) == -1) {
+static int
+check_pubkey(const struct proto_frame *f, char *key)
+{
+	return proto_decode_pubkey(f, key, PROTO_MAX_KEYNAME + 1);
+}
+
+static int
+check_sign(const struct proto_frame *f, char *key)
+{
+	struct proto_sign_req	 sr;
+
+	if (proto_decode_sign(f, &sr) == -1)
+		return -1;
+	memcpy(key, sr.key, sizeof(sr.key));
+	return 0;
+}
+
+static void
+serve_ping(int c, const struct proto_frame *f)
+{
+	if (proto_put_ping_resp(&conns[c].staged, f->id,
+	    (uint8_t)conf->ceremony, (uint8_t)conf->nkeys) == -1)
+		conns[c].closing = 2;
+}
+
+/* Hands a request to the least busy worker; its answer comes back later. */
+static void
+serve_by_worker(int c, const struct proto_frame *f)
+{
+	struct conn	*k = &conns[c];
+	int		 w, j = -1;
+
+	if ((w = pick_worker()) == -1 || (j = new_job()) == -1 ||
+	    proto_put_frame(&workers[w].out, f->type, 0, (uint32_t)j, f->body,
+	    f->bodylen) == -1) {
 		answer_error(c, f->type, f->id, w == -1 ? PROTO_E_HSM :
 		    PROTO_E_BUSY, w == -1 ? "no signer worker is running "
 		    "(token unavailable?)" : "signer busy");
 		return;
 	}
-	if (proto_put_frame(&workers[w].out, f->type, 0, (uint32_t)j, f->body,
-	    f->bodylen) == -1) {
-		answer_error(c, f->type, f->id, PROTO_E_BUSY, "out of memory");
-		return;
-	}
 	jobs[j] = (struct job){ 1, c, k->gen, w, k->uid, f->type, f->id };
 	workers[w].inflight++;
 	k->inflight++;
+}
+
+/*
+ * The requests the signer serves, and nothing else. Every request names a
+ * key the configuration knows, except PING; who may use a key for what is
+ * the worker's guard's business.
+ */
+static const struct request {
+	uint8_t	 type;
+	int	 needs_key;
+	int	(*check)(const struct proto_frame *, char *);
+	void	(*serve)(int, const struct proto_frame *);
+} requests[] = {
+	{ PROTO_PING, 0, check_ping, serve_ping },
+	{ PROTO_PUBLIC_KEY, 1, check_pubkey, serve_by_worker },
+	{ PROTO_SIGN, 1, check_sign, serve_by_worker },
+};
+
+static void
+dispatch(int c, const struct proto_frame *f)
+{
+	const struct request	*rq = NULL;
+	char			 key[PROTO_MAX_KEYNAME + 1];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+		if (requests[i].type == f->type)
+			rq = &requests[i];
+	if (rq == NULL) {
+		/* A well-formed frame of a type we do not serve. */
+		answer_error(c, f->type & 0x7f, f->id, PROTO_E_UNSUPPORTED,
+		    "request type not served by this signer");
+		return;
+	}
+	if (rq->check(f, key) == -1) {
+		log_msg("uid %u: malformed frame (type %u): connection closed",
+		    (unsigned)conns[c].uid, f->type);
+		conns[c].closing = 2;	/* drop it, answer nothing more */
+		return;
+	}
+	if (rq->needs_key && conf_key_index(conf, key) == -1) {
+		answer_error(c, f->type, f->id, PROTO_E_UNKNOWN_KEY,
+		    "no such key in the signer");
+		return;
+	}
+	rq->serve(c, f);
 }
 
 static void
