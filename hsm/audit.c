@@ -22,7 +22,7 @@ struct audit {
 	int		 dirty;
 };
 
-static const char zero_hash[65] =
+const char audit_zero_hash[65] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
 static void
@@ -42,8 +42,8 @@ sha256_hex(const char *s, size_t n, char out[65])
  * Splits one record line (without its newline) into seq, prev and hash and
  * checks its own hash. Returns NULL when fine, else what is wrong.
  */
-static const char *
-check_line(const char *line, size_t n, uint64_t *seq, char prev[65],
+const char *
+audit_check_line(const char *line, size_t n, uint64_t *seq, char prev[65],
     char hash[65])
 {
 	const char	*h, *pv;
@@ -83,7 +83,7 @@ audit_open(const char *path, char *err, size_t errsz)
 		snprintf(err, errsz, "out of memory");
 		return NULL;
 	}
-	memcpy(a->prev, zero_hash, sizeof(zero_hash));
+	memcpy(a->prev, audit_zero_hash, sizeof(audit_zero_hash));
 	a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (a->fd == -1 || fstat(a->fd, &st) == -1) {
 		snprintf(err, errsz, "audit log %s: %s", path, strerror(errno));
@@ -106,7 +106,7 @@ audit_open(const char *path, char *err, size_t errsz)
 	}
 	buf[r - 1] = '\0';
 	last = (last = strrchr(buf, '\n')) ? last + 1 : buf;
-	if ((why = check_line(last, strlen(last), &a->seq, hash,
+	if ((why = audit_check_line(last, strlen(last), &a->seq, hash,
 	    a->prev)) != NULL) {
 		snprintf(err, errsz, "audit log %s: last record: %s; run "
 		    "'p11ca audit verify %s'", path, why, path);
@@ -193,53 +193,4 @@ audit_close(struct audit *a)
 	(void)audit_sync(a);
 	close(a->fd);
 	free(a);
-}
-
-int
-audit_verify(FILE *in, uint64_t *count, uint64_t *bad, char *err, size_t errsz)
-{
-	char		 line[AUDIT_MAX_LINE + 2], prev[65], hash[65];
-	char		 want[65];
-	const char	*why;
-	uint64_t	 n = 0, seq;
-	size_t		 len;
-
-	memcpy(want, zero_hash, sizeof(zero_hash));
-	*count = *bad = 0;
-	while (fgets(line, sizeof(line), in) != NULL) {
-		n++;
-		len = strlen(line);
-		if (len == 0 || line[len - 1] != '\n') {
-			why = len >= AUDIT_MAX_LINE ? "record too long" :
-			    "record is incomplete (no newline)";
-			goto broken;
-		}
-		line[--len] = '\0';
-		if (memchr(line, '\0', len) != NULL) {
-			why = "record contains a NUL byte";
-			goto broken;
-		}
-		if ((why = check_line(line, len, &seq, prev, hash)) != NULL)
-			goto broken;
-		if (seq != n) {
-			why = "sequence number out of order";
-			goto broken;
-		}
-		if (memcmp(prev, want, 64) != 0) {
-			why = "prev= does not match the previous record's hash";
-			goto broken;
-		}
-		memcpy(want, hash, sizeof(want));
-	}
-	if (ferror(in)) {
-		snprintf(err, errsz, "read error");
-		*bad = n + 1;
-		return -1;
-	}
-	*count = n;
-	return 0;
-broken:
-	*bad = n;
-	snprintf(err, errsz, "record %llu: %s", (unsigned long long)n, why);
-	return -1;
 }

@@ -43,4 +43,9 @@ void	audit_escape(char *dst, size_t dstsz, const char *s);
 int	audit_verify(FILE *in, uint64_t *count, uint64_t *bad, char *err,
 	    size_t errsz);
 
+/* Shared by audit.c and audit_verify.c: one record's own checks. */
+extern const char audit_zero_hash[65];
+const char *audit_check_line(const char *line, size_t n, uint64_t *seq,
+	    char prev[65], char hash[65]);
+
 #endif

@@ -277,7 +277,7 @@ conn_read(int c)
 	uint8_t			 buf[65536];
 	size_t			 used;
 	ssize_t			 r;
-	int			 rc;
+	int			 rc = 0;
 
 	r = read(k->fd, buf, sizeof(buf));
 	if (r == -1 && (errno == EINTR || errno == EAGAIN))
