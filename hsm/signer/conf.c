@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "hsm/signer/signer.h"
 
 #define STR(field)	offsetof(struct signer_conf, field), \
@@ -103,28 +105,6 @@ set_env(struct signer_conf *c, const char *v, size_t off, size_t size)
 	return 0;
 }
 
-static int
-hexid(const char *s, uint8_t *id, size_t *idlen)
-{
-	size_t	 n = strlen(s), i;
-	int	 hi, lo;
-
-	if (n == 0 || n % 2 || n / 2 > P11_MAX_ID)
-		return -1;
-	for (i = 0; i < n / 2; i++) {
-		if (!isxdigit((unsigned char)s[2 * i]) ||
-		    !isxdigit((unsigned char)s[2 * i + 1]))
-			return -1;
-		hi = isdigit((unsigned char)s[2 * i]) ? s[2 * i] - '0' :
-		    (tolower((unsigned char)s[2 * i]) - 'a' + 10);
-		lo = isdigit((unsigned char)s[2 * i + 1]) ? s[2 * i + 1] - '0' :
-		    (tolower((unsigned char)s[2 * i + 1]) - 'a' + 10);
-		id[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*idlen = n / 2;
-	return 0;
-}
-
 static const struct {
 	const char	*name;
 	enum guard_role	 role;
@@ -162,9 +142,10 @@ set_key(struct signer_conf *c, const char *v, size_t off, size_t size)
 		} else if (strcmp(tok, "label") == 0 &&
 		    strlen(eq) < sizeof(k->label))
 			memcpy(k->label, eq, strlen(eq) + 1);
-		else if (strcmp(tok, "id") == 0 &&
-		    hexid(eq, k->id, &k->idlen) == 0)
-			;
+		else if (strcmp(tok, "id") == 0 && *eq &&
+		    OPENSSL_hexstr2buf_ex(k->id, sizeof(k->id), &k->idlen, eq,
+		    '\0') == 1)
+			continue;
 		else if (strcmp(tok, "cert") == 0 && strlen(eq) < sizeof(k->cert))
 			memcpy(k->cert, eq, strlen(eq) + 1);
 		else

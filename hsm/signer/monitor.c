@@ -4,7 +4,8 @@
  * uid, checks every frame exactly, answers PING itself and hands SIGN and
  * PUBLIC_KEY to the least busy worker. Answers are released only after
  * their audit records are on disk; one fdatasync covers every answer
- * gathered in one turn of the loop (group commit).
+ * gathered in one turn of the loop (group commit), and nothing is written
+ * to a client before that turn's sync.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,7 +35,7 @@ struct conn {
 	unsigned	 gen;
 	int		 inflight;
 	int		 closing;	/* flush what is queued, then close */
-	struct pbuf	 in, out, staged;
+	struct pbuf	 in, out;
 };
 
 struct worker {
@@ -131,7 +132,6 @@ conn_close(int c)
 	k->fd = -1;
 	pbuf_free(&k->in);
 	pbuf_free(&k->out);
-	pbuf_free(&k->staged);
 }
 
 /* Answer on behalf of the signer itself (no worker involved). */
@@ -139,7 +139,7 @@ static void
 answer_error(int c, uint8_t type, uint32_t id, uint16_t status,
     const char *msg)
 {
-	if (proto_put_error(&conns[c].staged, type, id, status, msg) == -1)
+	if (proto_put_error(&conns[c].out, type, id, status, msg) == -1)
 		conns[c].closing = 1;
 }
 
@@ -198,7 +198,7 @@ check_sign(const struct proto_frame *f, char *key)
 static void
 serve_ping(int c, const struct proto_frame *f)
 {
-	if (proto_put_ping_resp(&conns[c].staged, f->id,
+	if (proto_put_ping_resp(&conns[c].out, f->id,
 	    (uint8_t)conf->ceremony, (uint8_t)conf->nkeys) == -1)
 		conns[c].closing = 2;
 }
@@ -344,7 +344,7 @@ worker_answer(int w, const struct proto_frame *f)
 		}
 	}
 	if (k->fd != -1 && k->gen == jb->gen) {
-		if (proto_put_frame(&k->staged, f->type, f->status,
+		if (proto_put_frame(&k->out, f->type, f->status,
 		    jb->client_id, f->body + 2 + alen, f->bodylen - 2 - alen) ==
 		    -1)
 			k->closing = 2;
@@ -506,8 +506,10 @@ reap(void)
 				log_msg("worker %d cannot work (see above): not "
 				    "restarting it", (int)pid);
 			} else
-				log_msg("worker %d exited (status %d): "
-				    "restarting", (int)pid, st);
+				log_msg("worker %d %s %d: restarting", (int)pid,
+				    WIFSIGNALED(st) ? "killed by signal" :
+				    "exited with", WIFSIGNALED(st) ? WTERMSIG(st) :
+				    WEXITSTATUS(st));
 			workers[i].respawn_at = time(NULL) + 1;
 		}
 	}
@@ -640,11 +642,6 @@ monitor_run(const struct signer_conf *c, const char *p)
 				continue;
 			}
 			dead = 0;
-			if (conns[i].staged.len &&
-			    pbuf_add(&conns[i].out, conns[i].staged.data,
-			    conns[i].staged.len) == -1)
-				dead = 1;
-			conns[i].staged.len = 0;
 			flush(conns[i].fd, &conns[i].out, &dead);
 			if (dead || (conns[i].closing && conns[i].out.len == 0))
 				conn_close(i);
@@ -652,8 +649,8 @@ monitor_run(const struct signer_conf *c, const char *p)
 	}
 	log_msg("shutting down");
 	for (i = 0; i < c->workers; i++)
-		if (workers[i].pid > 0)
-			kill(workers[i].pid, SIGTERM);
+		if (workers[i].pid > 0 && kill(workers[i].pid, SIGTERM) == 0)
+			waitpid(workers[i].pid, NULL, 0);
 	(void)unlink(c->socket);
 	audit_close(audit);
 	free(pfd);
