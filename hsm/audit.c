@@ -15,11 +15,15 @@
 
 #include "hsm/audit.h"
 
+#define AUDIT_BUF	(256 * 1024)
+
 struct audit {
 	int		 fd;
 	uint64_t	 seq;
 	char		 prev[65];
 	int		 dirty;
+	size_t		 len;		/* formatted, not yet written */
+	char		 buf[AUDIT_BUF];
 };
 
 const char audit_zero_hash[65] =
@@ -145,44 +149,74 @@ audit_escape(char *dst, size_t dstsz, const char *s)
 int
 audit_append(struct audit *a, uid_t uid, const char *fields)
 {
-	char		 line[AUDIT_MAX_LINE], ts[40];
+	char		 ts[40], *line;
 	struct timespec	 now;
 	struct tm	 tm;
 	int		 n;
-	ssize_t		 w;
 
+	if (a->len + AUDIT_MAX_LINE > sizeof(a->buf) && audit_flush(a) == -1)
+		return -1;
+	line = a->buf + a->len;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line), "%llu %s.%06ldZ uid=%u %s prev=%s",
+	n = snprintf(line, AUDIT_MAX_LINE, "%llu %s.%06ldZ uid=%u %s prev=%s",
 	    (unsigned long long)a->seq + 1, ts, now.tv_nsec / 1000,
 	    (unsigned)uid, fields, a->prev);
-	if (n < 0 || (size_t)n + 6 + 64 + 1 >= sizeof(line))
+	if (n < 0 || (size_t)n + 6 + 64 + 1 >= AUDIT_MAX_LINE)
 		return -1;
 	memcpy(line + n, " hash=", 6);
 	sha256_hex(line, n, line + n + 6);
 	line[n + 70] = '\n';
-	/* One write per record: O_APPEND keeps it whole and in order. */
-	do
-		w = write(a->fd, line, n + 71);
-	while (w == -1 && errno == EINTR);
-	if (w != n + 71)
-		return -1;
 	memcpy(a->prev, line + n + 6, 64);
+	a->len += n + 71;
 	a->seq++;
-	a->dirty = 1;
+	return 0;
+}
+
+/* Writes what is buffered: one write(2) for many records, in order. */
+int
+audit_flush(struct audit *a)
+{
+	size_t	 off = 0;
+	ssize_t	 w;
+
+	while (off < a->len) {
+		if ((w = write(a->fd, a->buf + off, a->len - off)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		off += w;
+	}
+	a->dirty |= a->len > 0;
+	a->len = 0;
 	return 0;
 }
 
 int
 audit_sync(struct audit *a)
 {
+	if (audit_flush(a) == -1)
+		return -1;
 	if (!a->dirty)
 		return 0;
 	if (fdatasync(a->fd) == -1)
 		return -1;
 	a->dirty = 0;
 	return 0;
+}
+
+uint64_t
+audit_seq(const struct audit *a)
+{
+	return a->seq;
+}
+
+int
+audit_fd(const struct audit *a)
+{
+	return a->fd;
 }
 
 void

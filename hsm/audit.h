@@ -26,11 +26,16 @@ struct audit;
 struct audit *audit_open(const char *path, char *err, size_t errsz);
 /*
  * Appends one record; fields is "key=… kind=… …" (already escaped, see
- * audit_escape). The record is written, not yet durable: call audit_sync
- * before releasing what it describes.
+ * audit_escape). The record is buffered: audit_flush writes every buffered
+ * record with one write(2), audit_sync writes and fdatasyncs. Release
+ * nothing a record describes before it is synced.
  */
 int	audit_append(struct audit *a, uid_t uid, const char *fields);
+int	audit_flush(struct audit *a);
 int	audit_sync(struct audit *a);
+/* The last record's sequence number, and the descriptor a syncer syncs. */
+uint64_t audit_seq(const struct audit *a);
+int	audit_fd(const struct audit *a);
 void	audit_close(struct audit *a);
 
 /* Escapes s for one field value: no spaces, controls, '%' or '='. */

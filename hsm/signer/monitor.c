@@ -2,11 +2,12 @@
  * monitor.c — the signer's hub. It owns the listening socket, every client
  * connection, the audit log and the worker processes. It checks each peer's
  * uid, checks every frame exactly, answers PING itself and hands SIGN and
- * PUBLIC_KEY to the least busy worker. Answers are released only after
- * their audit records are on disk; one fdatasync covers every answer
- * gathered in one turn of the loop (group commit), and nothing is written
- * to a client before that turn's sync.
+ * PUBLIC_KEY to the least busy worker. An answer whose job left an audit
+ * record is held until that record is on disk. A syncer process does the
+ * fdatasync calls so the loop never blocks on the disk: while one sync
+ * runs, records pile up, and the next sync covers them all (group commit).
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -67,6 +68,17 @@ static struct job	 jobs[MAX_JOBS];
 static int		 nextjob;
 static unsigned		 conngen;
 static int		 listen_fd = -1;
+static int		 syncer_fd = -1;
+static uint64_t		 synced, requested;	/* audit sequence numbers */
+static int		 sync_failed;
+static struct pbuf	 held;		/* answers waiting for their sync */
+
+struct held {
+	int		 conn;
+	unsigned	 gen;
+	uint64_t	 seq;
+	size_t		 len;		/* of the frame that follows */
+};
 static volatile sig_atomic_t quit, child_exited;
 
 static void
@@ -103,6 +115,7 @@ spawn(int i)
 		close(sv[0]);
 		if (listen_fd != -1)
 			close(listen_fd);
+		close(syncer_fd);
 		for (j = 0; conns && j < conf->max_conns; j++)
 			if (conns[j].fd != -1)
 				close(conns[j].fd);
@@ -112,6 +125,7 @@ spawn(int i)
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
+		(void)prctl(PR_SET_NAME, "p11ca-worker");
 		worker_main(conf, pin, sv[1]);
 	}
 	close(sv[1]);
@@ -276,6 +290,7 @@ conn_read(int c)
 	struct proto_frame	 f;
 	uint8_t			 buf[65536];
 	size_t			 used;
+	size_t			 off = 0;
 	ssize_t			 r;
 	int			 rc = 0;
 
@@ -286,11 +301,13 @@ conn_read(int c)
 		conn_close(c);
 		return;
 	}
-	while (!k->closing && (rc = proto_frame_next(k->in.data, k->in.len, &f,
-	    &used)) == 1) {
+	/* Consume once per read: a batch may hold hundreds of frames. */
+	while (!k->closing && (rc = proto_frame_next(k->in.data + off,
+	    k->in.len - off, &f, &used)) == 1) {
 		dispatch(c, &f);
-		pbuf_consume(&k->in, used);
+		off += used;
 	}
+	pbuf_consume(&k->in, off);
 	if (!k->closing && rc == -1) {
 		log_msg("uid %u: bad frame header: connection closed",
 		    (unsigned)k->uid);
@@ -325,7 +342,9 @@ worker_answer(int w, const struct proto_frame *f)
 	struct job	*jb;
 	struct conn	*k;
 	char		 fields[AUDIT_MAX_LINE];
-	size_t		 alen;
+	struct held	 h;
+	size_t		 alen, at;
+	int		 rc;
 
 	if (f->id >= MAX_JOBS || !jobs[f->id].used ||
 	    jobs[f->id].worker != w || f->bodylen < 2)
@@ -344,9 +363,22 @@ worker_answer(int w, const struct proto_frame *f)
 		}
 	}
 	if (k->fd != -1 && k->gen == jb->gen) {
-		if (proto_put_frame(&k->out, f->type, f->status,
-		    jb->client_id, f->body + 2 + alen, f->bodylen - 2 - alen) ==
-		    -1)
+		if (alen == 0)
+			rc = proto_put_frame(&k->out, f->type, f->status,
+			    jb->client_id, f->body + 2, f->bodylen - 2);
+		else {
+			h = (struct held){ jb->conn, jb->gen, audit_seq(audit),
+			    0 };
+			at = held.len;
+			rc = pbuf_add(&held, &h, sizeof(h)) == -1 ? -1 :
+			    proto_put_frame(&held, f->type, f->status,
+			    jb->client_id, f->body + 2 + alen,
+			    f->bodylen - 2 - alen);
+			h.len = held.len - at - sizeof(h);
+			if (rc == 0)
+				memcpy(held.data + at, &h, sizeof(h));
+		}
+		if (rc == -1)
 			k->closing = 2;
 		k->inflight--;
 	}
@@ -361,7 +393,7 @@ worker_read(int w)
 	struct worker		*wk = &workers[w];
 	struct proto_frame	 f;
 	uint8_t			 buf[65536];
-	size_t			 used;
+	size_t			 used, off = 0;
 	ssize_t			 r;
 	int			 rc;
 
@@ -370,8 +402,8 @@ worker_read(int w)
 		return;
 	if (r <= 0 || pbuf_add(&wk->in, buf, r) == -1)
 		goto gone;
-	while ((rc = proto_frame_next(wk->in.data, wk->in.len, &f, &used)) ==
-	    1) {
+	while ((rc = proto_frame_next(wk->in.data + off, wk->in.len - off, &f,
+	    &used)) == 1) {
 		if (!wk->ready) {
 			/* First frame: ready, or why it could not start. */
 			if (f.type == (PROTO_PING | PROTO_RESPONSE) &&
@@ -381,8 +413,9 @@ worker_read(int w)
 			log_msg("worker %d: bad answer", (int)wk->pid);
 			goto gone;
 		}
-		pbuf_consume(&wk->in, used);
+		off += used;
 	}
+	pbuf_consume(&wk->in, off);
 	if (rc == -1)
 		goto gone;
 	return;
@@ -515,6 +548,86 @@ reap(void)
 	}
 }
 
+/*
+ * The syncer: a process that makes the audit log durable on request and
+ * says up to which record. fdatasync on the shared file description
+ * covers what the monitor wrote.
+ */
+static int
+start_syncer(void)
+{
+	uint64_t	 v[64];
+	ssize_t		 r;
+	int		 sv[2];
+	pid_t		 pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    (pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		close(sv[0]);
+		(void)prctl(PR_SET_NAME, "p11ca-syncer");
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_IGN);	/* the monitor decides */
+		while ((r = read(sv[1], v, sizeof(v))) >= 8 ||
+		    (r == -1 && errno == EINTR)) {
+			if (r == -1)
+				continue;
+			if (fdatasync(audit_fd(audit)) == -1 ||
+			    write(sv[1], &v[r / 8 - 1], 8) != 8)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(sv[1]);
+	syncer_fd = sv[0];
+	return 0;
+}
+
+/* Releases every held answer whose audit record is now durable. */
+static void
+release(void)
+{
+	struct held	 h;
+	size_t		 off = 0;
+	struct conn	*k;
+
+	while (off + sizeof(h) <= held.len) {
+		memcpy(&h, held.data + off, sizeof(h));
+		if (h.seq > synced)
+			break;
+		k = &conns[h.conn];
+		if (k->fd != -1 && k->gen == h.gen &&
+		    pbuf_add(&k->out, held.data + off + sizeof(h), h.len) == -1)
+			k->closing = 2;
+		off += sizeof(h) + h.len;
+	}
+	pbuf_consume(&held, off);
+}
+
+/* One sync at a time; what is written meanwhile waits for the next. */
+static int
+syncer_io(int readable)
+{
+	uint64_t	 v[64], seq;
+	ssize_t		 r;
+
+	if (readable) {
+		if ((r = read(syncer_fd, v, sizeof(v))) < 8)
+			return r == -1 && (errno == EINTR || errno == EAGAIN) ?
+			    0 : -1;
+		synced = v[r / 8 - 1];
+		release();
+	}
+	seq = audit_seq(audit);
+	if (requested == synced && seq > synced) {
+		if (audit_flush(audit) == -1 || write(syncer_fd, &seq, 8) != 8)
+			return -1;
+		requested = seq;
+	}
+	return 0;
+}
+
 /* Start the workers and wait until each has logged in and found its keys. */
 static int
 start_workers(void)
@@ -561,12 +674,14 @@ monitor_run(const struct signer_conf *c, const char *p)
 		log_msg("%s", err);
 		return -1;
 	}
-	if (start_workers() == -1) {
+	synced = requested = audit_seq(audit);
+	pbuf_init(&held);
+	if (start_syncer() == -1 || start_workers() == -1) {
 		log_msg("signer workers did not start; not serving");
 		return -1;
 	}
 	conns = calloc(c->max_conns, sizeof(*conns));
-	npfd = 1 + c->workers + c->max_conns;
+	npfd = 2 + c->workers + c->max_conns;
 	pfd = calloc(npfd, sizeof(*pfd));
 	map = calloc(npfd, sizeof(*map));
 	if (conns == NULL || pfd == NULL || map == NULL)
@@ -590,6 +705,8 @@ monitor_run(const struct signer_conf *c, const char *p)
 		n = 0;
 		pfd[n] = (struct pollfd){ listen_fd, POLLIN, 0 };
 		map[n++] = -1;
+		pfd[n] = (struct pollfd){ syncer_fd, POLLIN, 0 };
+		map[n++] = -2;
 		for (i = 0; i < c->workers; i++) {
 			if (workers[i].fd == -1)
 				continue;
@@ -617,6 +734,8 @@ monitor_run(const struct signer_conf *c, const char *p)
 				continue;
 			if (map[i] == -1)
 				accept_one();
+			else if (map[i] == -2)
+				sync_failed |= syncer_io(1) == -1;
 			else if (map[i] >= 1000000) {
 				if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 					worker_read(map[i] - 1000000);
@@ -624,9 +743,9 @@ monitor_run(const struct signer_conf *c, const char *p)
 			    (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				conn_read(map[i]);
 		}
-		/* Group commit: one sync releases every answer of this turn. */
-		if (audit_sync(audit) == -1) {
+		if (sync_failed || syncer_io(0) == -1) {
 			log_msg("audit log sync failed: refusing to go on");
+			sync_failed = 1;
 			break;
 		}
 		for (i = 0; i < c->workers; i++) {
@@ -648,6 +767,7 @@ monitor_run(const struct signer_conf *c, const char *p)
 		}
 	}
 	log_msg("shutting down");
+	close(syncer_fd);
 	for (i = 0; i < c->workers; i++)
 		if (workers[i].pid > 0 && kill(workers[i].pid, SIGTERM) == 0)
 			waitpid(workers[i].pid, NULL, 0);
@@ -659,5 +779,6 @@ monitor_run(const struct signer_conf *c, const char *p)
 		if (conns[i].fd != -1)
 			conn_close(i);
 	free(conns);
-	return 0;
+	pbuf_free(&held);
+	return sync_failed ? -1 : 0;
 }

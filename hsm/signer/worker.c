@@ -406,8 +406,9 @@ worker_main(const struct signer_conf *c, const char *pin, int fd)
 	char			 err[P11_ERRLEN] = "";
 	uint8_t			 buf[65536];
 	uint16_t		 st;
-	size_t			 used;
+	size_t			 used, off;
 	ssize_t			 r;
+	unsigned		 n = 0;
 
 	conf = c;
 	pbuf_init(&in);
@@ -425,23 +426,25 @@ worker_main(const struct signer_conf *c, const char *pin, int fd)
 	if (proto_put_ping_resp(&out, 0, (uint8_t)c->ceremony,
 	    (uint8_t)c->nkeys) == -1 || write_all(fd, &out) == -1)
 		exit(WORKER_EXIT_RETRY);
-	/* Answer every whole job read so far, then write them all at once. */
 	while ((r = read(fd, buf, sizeof(buf))) > 0 || (r == -1 &&
 	    errno == EINTR)) {
 		if (r > 0 && pbuf_add(&in, buf, r) == -1)
 			exit(WORKER_EXIT_RETRY);
-		while (proto_frame_next(in.data, in.len, &f, &used) == 1) {
+		for (off = 0; proto_frame_next(in.data + off, in.len - off, &f,
+		    &used) == 1; off += used) {
 			body.len = 0;
 			st = PROTO_OK;
 			if (f.type == PROTO_SIGN)
 				do_sign(&f, &body, &st);
 			else
 				do_pubkey(&f, &body, &st);
+			/* Answers go in small batches: their clients wait. */
 			if (proto_put_frame(&out, f.type | PROTO_RESPONSE, st,
-			    f.id, body.data, body.len) == -1)
+			    f.id, body.data, body.len) == -1 ||
+			    (++n % 8 == 0 && write_all(fd, &out) == -1))
 				exit(WORKER_EXIT_RETRY);
-			pbuf_consume(&in, used);
 		}
+		pbuf_consume(&in, off);
 		if (write_all(fd, &out) == -1)
 			break;
 	}

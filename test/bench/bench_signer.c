@@ -36,7 +36,7 @@
 #include "hsm/signer/signer.h"
 #include "policy/tbs.h"
 
-#define WINDOW	16
+#define WINDOW	64
 
 static struct signer_conf conf;
 static char	 pin[PIN_MAX];
@@ -152,7 +152,7 @@ client_run(void *arg)
 	struct pbuf		 out, in;
 	uint8_t			 buf[65536];
 	uint32_t		 id = 1;
-	size_t			 used;
+	size_t			 used, off;
 	ssize_t			 r;
 	int			 fd, inflight = 0;
 	double			 end;
@@ -178,14 +178,15 @@ client_run(void *arg)
 			die("signer closed the connection");
 		if (pbuf_add(&in, buf, r) == -1)
 			die("memory");
-		while (proto_frame_next(in.data, in.len, &f, &used) == 1) {
+		for (off = 0; proto_frame_next(in.data + off, in.len - off, &f,
+		    &used) == 1; off += used) {
 			if (f.status == PROTO_OK)
 				c->done++;
 			else
 				c->failed++;
 			inflight--;
-			pbuf_consume(&in, used);
 		}
+		pbuf_consume(&in, off);
 	}
 	close(fd);
 	pbuf_free(&out);

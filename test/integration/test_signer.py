@@ -1328,12 +1328,20 @@ def test_closed_connection_answers_do_not_leak(ca_fault, plan):
         assert rec and " result=signed " in rec
 
 
-def _children(pid):
+def _children(pid, comm="p11ca-worker"):
+    """The signer's worker processes (the syncer is a child too)."""
     try:
-        return set(int(x) for x in open(
-            f"/proc/{pid}/task/{pid}/children").read().split())
+        kids = open(f"/proc/{pid}/task/{pid}/children").read().split()
     except FileNotFoundError:
         pytest.skip("no /proc/PID/task/PID/children on this kernel")
+    out = set()
+    for k in kids:
+        try:
+            if open(f"/proc/{k}/comm").read().strip() == comm:
+                out.add(int(k))
+        except FileNotFoundError:
+            pass                    # exited meanwhile
+    return out
 
 
 def test_worker_killed_mid_sign(ca_fault, plan):
