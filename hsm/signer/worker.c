@@ -441,7 +441,7 @@ worker_main(const struct signer_conf *c, const char *pin, int fd)
 			/* Answers go in small batches: their clients wait. */
 			if (proto_put_frame(&out, f.type | PROTO_RESPONSE, st,
 			    f.id, body.data, body.len) == -1 ||
-			    (++n % 8 == 0 && write_all(fd, &out) == -1))
+			    (++n % 32 == 0 && write_all(fd, &out) == -1))
 				exit(WORKER_EXIT_RETRY);
 		}
 		pbuf_consume(&in, off);

@@ -36,7 +36,7 @@
 #include "hsm/signer/signer.h"
 #include "policy/tbs.h"
 
-#define WINDOW	64
+#define WINDOW	128
 
 static struct signer_conf conf;
 static char	 pin[PIN_MAX];
@@ -60,40 +60,48 @@ die(const char *what)
 	exit(1);
 }
 
-/* One process signing digests straight through PKCS#11 for `seconds`. */
-static long
-raw_one(void)
+struct rawctx {
+	struct p11	*p;
+	int		 idx;
+	long		 n;
+};
+
+static void
+raw_open(struct rawctx *r)
 {
 	struct p11_token_sel sel = { conf.module, conf.token_label, NULL };
 	const struct key_conf *k = &conf.keys[conf_key_index(&conf,
 	    "intermediate")];
-	uint8_t		 in[51], out[1024];
-	size_t		 inlen, outlen;
 	char		 err[512];
-	struct p11	*p;
-	unsigned long	 mech;
-	long		 n = 0;
-	double		 end;
-	int		 idx;
-	unsigned int	 mdlen;
+	int		 i;
 
 	/* A token being opened by a sibling can briefly look absent. */
-	for (idx = 0; idx < 5 && (p = p11_open(&sel, pin, err,
-	    sizeof(err))) == NULL; idx++)
+	for (i = 0; i < 5 && (r->p = p11_open(&sel, pin, err,
+	    sizeof(err))) == NULL; i++)
 		usleep(100000);
-	if (p == NULL ||
-	    (idx = p11_key_add(p, k->label, k->id, k->idlen, err,
-	    sizeof(err))) == -1)
+	if (r->p == NULL || (r->idx = p11_key_add(r->p, k->label, k->id,
+	    k->idlen, err, sizeof(err))) == -1)
 		die(err);
-	/* The same work the signer does: hash, then C_SignInit + C_Sign. */
+	r->n = 0;
+}
+
+/* Signs digests straight through PKCS#11 for `seconds`: what a worker does. */
+static void *
+raw_loop(void *arg)
+{
+	struct rawctx	*r = arg;
+	uint8_t		 in[51], out[1024];
+	size_t		 inlen = 32, outlen;
+	char		 err[512];
+	unsigned long	 mech = CKM_ECDSA;
+	unsigned int	 mdlen;
+	double		 end;
+
 	if (alg == ALG_RSA_PKCS1_SHA256) {
 		memcpy(in, "\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03"
 		    "\x04\x02\x01\x05\x00\x04\x20", 19);
 		inlen = 51;
 		mech = CKM_RSA_PKCS;
-	} else {
-		inlen = 32;
-		mech = CKM_ECDSA;
 	}
 	end = now() + seconds;
 	while (now() < end) {
@@ -101,22 +109,28 @@ raw_one(void)
 		    EVP_sha256(), NULL) != 1)
 			die("digest");
 		outlen = sizeof(out);
-		if (p11_sign(p, idx, mech, 0, in, inlen, out, &outlen, err,
+		if (p11_sign(r->p, r->idx, mech, 0, in, inlen, out, &outlen, err,
 		    sizeof(err)) == -1)
 			die(err);
-		n++;
+		r->n++;
 	}
-	p11_close(p);
-	return n;
+	return NULL;
 }
 
+/*
+ * Raw C_Sign/s with `procs` processes of `threads` threads each, every
+ * thread on its own session. Measured in children so this process never
+ * initialises the module itself.
+ */
 static double
-raw(int procs)
+raw(int procs, int threads)
 {
-	long	*counts, total = 0;
-	pid_t	 pids[8];
-	int	 i, st;
-	double	 t0;
+	struct rawctx	 r[8];
+	pthread_t	 t[8];
+	long		*counts, total = 0;
+	pid_t		 pids[8];
+	int		 i, j, st;
+	double		 t0;
 
 	counts = mmap(NULL, sizeof(long) * 8, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -124,10 +138,18 @@ raw(int procs)
 		die("mmap");
 	t0 = now();
 	for (i = 0; i < procs; i++) {
-		if ((pids[i] = fork()) == 0) {
-			counts[i] = raw_one();
-			_exit(0);
+		if ((pids[i] = fork()) != 0)
+			continue;
+		for (j = 0; j < threads; j++)
+			raw_open(&r[j]);
+		for (j = 0; j < threads; j++)
+			if (pthread_create(&t[j], NULL, raw_loop, &r[j]) != 0)
+				die("thread");
+		for (j = 0; j < threads; j++) {
+			pthread_join(t[j], NULL);
+			counts[i] += r[j].n;
 		}
+		_exit(0);
 	}
 	for (i = 0; i < procs; i++) {
 		waitpid(pids[i], &st, 0);
@@ -261,7 +283,7 @@ int
 main(int argc, char **argv)
 {
 	char		 path[4096], err[512], *label;
-	double		 r1, r2, s1, s2;
+	double		 r1, r2, rp, s1, s2;
 	long		 failed = 0;
 	int		 i, kt;
 
@@ -279,16 +301,18 @@ main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/certs/intermediate_ca.crt", argv[1]);
 	kt = strstr(label, "RSA") ? KEYTYPE_RSA : KEYTYPE_EC_P256;
 	make_tbs(path, kt);
-	r1 = raw(1);
+	r1 = raw(1, 1);
 	s1 = via_signer(1, &failed);
-	r2 = raw(2);
+	r2 = raw(1, 2);
+	rp = raw(2, 1);
 	s2 = via_signer(2, &failed);
-	printf("%-9s raw C_Sign 1 proc %8.0f/s | signer 1 client %8.0f/s | "
-	    "ratio %.2f (hop cost %4.1f%%)\n", label, r1, s1, s1 / r1,
-	    100 * (1 - s1 / r1));
-	printf("%-9s raw C_Sign 2 proc %8.0f/s | signer 2 clients %7.0f/s | "
-	    "ratio %.2f (hop cost %4.1f%%)\n", label, r2, s2, s2 / r2,
-	    100 * (1 - s2 / r2));
+	printf("%-9s raw C_Sign: 1 thread %7.0f/s, 2 threads %7.0f/s, "
+	    "2 processes %7.0f/s\n", label, r1, r2, rp);
+	printf("%-9s signer, 1 client thread  %7.0f/s: %.2f x raw 1 thread "
+	    "(hop cost %5.1f%%)\n", label, s1, s1 / r1, 100 * (1 - s1 / r1));
+	printf("%-9s signer, 2 client threads %7.0f/s: %.2f x raw 2 threads "
+	    "(hop cost %5.1f%%), %.2f x raw 2 processes\n", label, s2, s2 / r2,
+	    100 * (1 - s2 / r2), s2 / rp);
 	if (failed)
 		printf("%-9s %ld signer requests failed\n", label, failed);
 	OPENSSL_cleanse(pin, sizeof(pin));
