@@ -28,36 +28,44 @@
 #include "hsm/signer/signer.h"
 
 #define MAX_JOBS	4096
-#define CONN_INFLIGHT	512
-#define SYNC_HZ		1000	/* see start_syncer() */	/* per connection; then we stop reading it */
+#define CONN_INFLIGHT	512	/* per connection; then we stop reading it */
+#define SYNC_HZ		1000	/* at most this many fdatasyncs a second */
+
+/* A descriptor with its unparsed input and its unsent output. */
+struct chan {
+	int		 fd;
+	struct pbuf	 in, out;
+};
 
 struct conn {
-	int		 fd;
+	struct chan	 ch;
 	uid_t		 uid;
-	unsigned	 gen;
+	unsigned	 gen;		/* tells a reused slot from its past */
 	int		 inflight;
-	int		 closing;	/* flush what is queued, then close */
-	struct pbuf	 in, out;
+	int		 closing;	/* 1: flush, then close; 2: close now */
 };
 
 struct worker {
+	struct chan	 ch;
 	pid_t		 pid;
-	int		 fd;
-	int		 ready;
-	int		 inflight;
-	int		 fatal;
+	int		 ready, inflight, fatal;
 	time_t		 respawn_at;
-	struct pbuf	 in, out;
 };
 
 struct job {
-	int		 used;
-	int		 conn;
+	int		 used, conn, worker;
 	unsigned	 gen;
-	int		 worker;
 	uid_t		 uid;
 	uint8_t		 type;
 	uint32_t	 client_id;
+};
+
+/* An answer waiting for the sync of audit record seq. */
+struct held {
+	int		 conn;
+	unsigned	 gen;
+	uint64_t	 seq;
+	size_t		 len;		/* of the frame that follows */
 };
 
 static const struct signer_conf *conf;
@@ -66,20 +74,10 @@ static struct audit	*audit;
 static struct conn	*conns;
 static struct worker	 workers[SIGNER_MAX_WORKERS];
 static struct job	 jobs[MAX_JOBS];
-static int		 nextjob;
+static struct pbuf	 held;
+static int		 nextjob, listen_fd = -1, syncer_fd = -1, sync_failed;
 static unsigned		 conngen;
-static int		 listen_fd = -1;
-static int		 syncer_fd = -1;
 static uint64_t		 synced, requested;	/* audit sequence numbers */
-static int		 sync_failed;
-static struct pbuf	 held;		/* answers waiting for their sync */
-
-struct held {
-	int		 conn;
-	unsigned	 gen;
-	uint64_t	 seq;
-	size_t		 len;		/* of the frame that follows */
-};
 static volatile sig_atomic_t quit, child_exited;
 
 static void
@@ -91,12 +89,45 @@ on_signal(int sig)
 		quit = 1;
 }
 
-static int
-nonblock(int fd)
+static void
+chan_close(struct chan *ch)
 {
-	int	 fl = fcntl(fd, F_GETFL);
+	if (ch->fd != -1)
+		close(ch->fd);
+	ch->fd = -1;
+	pbuf_free(&ch->in);
+	pbuf_free(&ch->out);
+}
 
-	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+/* Reads what is there; -1 when the peer is gone. */
+static int
+chan_read(struct chan *ch)
+{
+	uint8_t	 buf[65536];
+	ssize_t	 r;
+
+	if ((r = read(ch->fd, buf, sizeof(buf))) == -1 &&
+	    (errno == EINTR || errno == EAGAIN))
+		return 0;
+	return r <= 0 ? -1 : pbuf_add(&ch->in, buf, r);
+}
+
+static int
+chan_flush(struct chan *ch)
+{
+	ssize_t	 w;
+
+	while (ch->out.len > 0) {
+		if ((w = write(ch->fd, ch->out.data, ch->out.len)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (w == -1 && errno == EAGAIN)
+			return 0;
+		if (w <= 0)
+			return -1;
+		pbuf_consume(&ch->out, w);
+	}
+	return 0;
 }
 
 static int
@@ -113,16 +144,14 @@ spawn(int i)
 		return -1;
 	}
 	if (w->pid == 0) {
+		/* A worker holds its own socket and nothing else of ours. */
 		close(sv[0]);
-		if (listen_fd != -1)
-			close(listen_fd);
+		close(listen_fd);
 		close(syncer_fd);
 		for (j = 0; conns && j < conf->max_conns; j++)
-			if (conns[j].fd != -1)
-				close(conns[j].fd);
+			close(conns[j].ch.fd);
 		for (j = 0; j < conf->workers; j++)
-			if (j != i && workers[j].fd != -1)
-				close(workers[j].fd);
+			close(workers[j].ch.fd);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
@@ -130,62 +159,19 @@ spawn(int i)
 		worker_main(conf, pin, sv[1]);
 	}
 	close(sv[1]);
-	w->fd = sv[0];
-	w->ready = 0;
-	w->inflight = 0;
-	pbuf_init(&w->in);
-	pbuf_init(&w->out);
-	return nonblock(w->fd);
+	w->ch = (struct chan){ .fd = sv[0] };
+	w->ready = w->inflight = 0;
+	return fcntl(sv[0], F_SETFL, O_NONBLOCK);
 }
 
-static void
-conn_close(int c)
-{
-	struct conn	*k = &conns[c];
-
-	close(k->fd);
-	k->fd = -1;
-	pbuf_free(&k->in);
-	pbuf_free(&k->out);
-}
-
-/* Answer on behalf of the signer itself (no worker involved). */
 static void
 answer_error(int c, uint8_t type, uint32_t id, uint16_t status,
     const char *msg)
 {
-	if (proto_put_error(&conns[c].out, type, id, status, msg) == -1)
-		conns[c].closing = 1;
+	if (proto_put_error(&conns[c].ch.out, type, id, status, msg) == -1)
+		conns[c].closing = 2;
 }
 
-static int
-pick_worker(void)
-{
-	int	 i, best = -1;
-
-	for (i = 0; i < conf->workers; i++)
-		if (workers[i].ready && (best == -1 ||
-		    workers[i].inflight < workers[best].inflight))
-			best = i;
-	return best;
-}
-
-static int
-new_job(void)
-{
-	int	 i, j;
-
-	for (i = 0; i < MAX_JOBS; i++) {
-		j = (nextjob + i) % MAX_JOBS;
-		if (!jobs[j].used) {
-			nextjob = (j + 1) % MAX_JOBS;
-			return j;
-		}
-	}
-	return -1;
-}
-
-/* Strict decoders that also name the key a request is about. */
 static int
 check_ping(const struct proto_frame *f, char *key)
 {
@@ -213,7 +199,7 @@ check_sign(const struct proto_frame *f, char *key)
 static void
 serve_ping(int c, const struct proto_frame *f)
 {
-	if (proto_put_ping_resp(&conns[c].out, f->id,
+	if (proto_put_ping_resp(&conns[c].ch.out, f->id,
 	    (uint8_t)conf->ceremony, (uint8_t)conf->nkeys) == -1)
 		conns[c].closing = 2;
 }
@@ -223,25 +209,32 @@ static void
 serve_by_worker(int c, const struct proto_frame *f)
 {
 	struct conn	*k = &conns[c];
-	int		 w, j = -1;
+	int		 i, w = -1, j = -1;
 
-	if ((w = pick_worker()) == -1 || (j = new_job()) == -1 ||
-	    proto_put_frame(&workers[w].out, f->type, 0, (uint32_t)j, f->body,
-	    f->bodylen) == -1) {
+	for (i = 0; i < conf->workers; i++)
+		if (workers[i].ready && (w == -1 ||
+		    workers[i].inflight < workers[w].inflight))
+			w = i;
+	for (i = 0; w != -1 && i < MAX_JOBS && j == -1; i++)
+		if (!jobs[(nextjob + i) % MAX_JOBS].used)
+			j = (nextjob + i) % MAX_JOBS;
+	if (w == -1 || j == -1 || proto_put_frame(&workers[w].ch.out, f->type,
+	    0, (uint32_t)j, f->body, f->bodylen) == -1) {
 		answer_error(c, f->type, f->id, w == -1 ? PROTO_E_HSM :
 		    PROTO_E_BUSY, w == -1 ? "no signer worker is running "
 		    "(token unavailable?)" : "signer busy");
 		return;
 	}
-	jobs[j] = (struct job){ 1, c, k->gen, w, k->uid, f->type, f->id };
+	nextjob = (j + 1) % MAX_JOBS;
+	jobs[j] = (struct job){ 1, c, w, k->gen, k->uid, f->type, f->id };
 	workers[w].inflight++;
 	k->inflight++;
 }
 
 /*
- * The requests the signer serves, and nothing else. Every request names a
- * key the configuration knows, except PING; who may use a key for what is
- * the worker's guard's business.
+ * The requests the signer serves, and nothing else. Every request but
+ * PING names a key the configuration knows; who may have that key sign
+ * what is the worker's guard's business.
  */
 static const struct request {
 	uint8_t	 type;
@@ -264,51 +257,39 @@ dispatch(int c, const struct proto_frame *f)
 	for (i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
 		if (requests[i].type == f->type)
 			rq = &requests[i];
-	if (rq == NULL) {
-		/* A well-formed frame of a type we do not serve. */
+	if (rq == NULL)
 		answer_error(c, f->type & 0x7f, f->id, PROTO_E_UNSUPPORTED,
 		    "request type not served by this signer");
-		return;
-	}
-	if (rq->check(f, key) == -1) {
+	else if (rq->check(f, key) == -1) {
 		log_msg("uid %u: malformed frame (type %u): connection closed",
 		    (unsigned)conns[c].uid, f->type);
 		conns[c].closing = 2;	/* drop it, answer nothing more */
-		return;
-	}
-	if (rq->needs_key && conf_key_index(conf, key) == -1) {
+	} else if (rq->needs_key && conf_key_index(conf, key) == -1)
 		answer_error(c, f->type, f->id, PROTO_E_UNKNOWN_KEY,
 		    "no such key in the signer");
-		return;
-	}
-	rq->serve(c, f);
+	else
+		rq->serve(c, f);
 }
 
 static void
-conn_read(int c)
+conn_input(int c)
 {
 	struct conn		*k = &conns[c];
 	struct proto_frame	 f;
-	uint8_t			 buf[65536];
-	size_t			 used;
-	size_t			 off = 0;
-	ssize_t			 r;
+	size_t			 used, off = 0;
 	int			 rc = 0;
 
-	r = read(k->fd, buf, sizeof(buf));
-	if (r == -1 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (r <= 0 || pbuf_add(&k->in, buf, r) == -1) {
-		conn_close(c);
+	if (chan_read(&k->ch) == -1) {
+		k->closing = 2;
 		return;
 	}
 	/* Consume once per read: a batch may hold hundreds of frames. */
-	while (!k->closing && (rc = proto_frame_next(k->in.data + off,
-	    k->in.len - off, &f, &used)) == 1) {
+	while (!k->closing && (rc = proto_frame_next(k->ch.in.data + off,
+	    k->ch.in.len - off, &f, &used)) == 1) {
 		dispatch(c, &f);
 		off += used;
 	}
-	pbuf_consume(&k->in, off);
+	pbuf_consume(&k->ch.in, off);
 	if (!k->closing && rc == -1) {
 		log_msg("uid %u: bad frame header: connection closed",
 		    (unsigned)k->uid);
@@ -316,45 +297,23 @@ conn_read(int c)
 	}
 }
 
-static void
-fail_jobs_of(int w, const char *why)
-{
-	struct conn	*k;
-	int		 j;
-
-	for (j = 0; j < MAX_JOBS; j++) {
-		if (!jobs[j].used || jobs[j].worker != w)
-			continue;
-		k = &conns[jobs[j].conn];
-		if (k->fd != -1 && k->gen == jobs[j].gen) {
-			answer_error(jobs[j].conn, jobs[j].type,
-			    jobs[j].client_id, PROTO_E_HSM, why);
-			k->inflight--;
-		}
-		jobs[j].used = 0;
-	}
-	workers[w].inflight = 0;
-}
-
-/* One answer from a worker: audit it, stage the client's response. */
+/* One answer from a worker: audit it, then hold it or pass it on. */
 static int
 worker_answer(int w, const struct proto_frame *f)
 {
-	struct job	*jb;
-	struct conn	*k;
 	char		 fields[AUDIT_MAX_LINE];
-	struct held	 h;
-	size_t		 alen, at;
-	int		 rc;
+	struct job	*jb = &jobs[f->id < MAX_JOBS ? f->id : 0];
+	struct conn	*k;
+	struct pbuf	*to;
+	struct held	 h = { jb->conn, jb->gen, 0, 0 };
+	size_t		 alen, at = 0;
 
-	if (f->id >= MAX_JOBS || !jobs[f->id].used ||
-	    jobs[f->id].worker != w || f->bodylen < 2)
-		return -1;
-	jb = &jobs[f->id];
-	alen = (size_t)f->body[0] << 8 | f->body[1];
-	if (alen > f->bodylen - 2 || alen >= sizeof(fields))
+	if (f->id >= MAX_JOBS || !jb->used || jb->worker != w ||
+	    f->bodylen < 2 || (alen = (size_t)f->body[0] << 8 | f->body[1]) >
+	    f->bodylen - 2 || alen >= sizeof(fields))
 		return -1;
 	k = &conns[jb->conn];
+	to = &k->ch.out;
 	if (alen) {
 		memcpy(fields, f->body + 2, alen);
 		fields[alen] = '\0';
@@ -362,25 +321,19 @@ worker_answer(int w, const struct proto_frame *f)
 			log_msg("audit log write failed: refusing to go on");
 			exit(1);
 		}
+		h.seq = audit_seq(audit);
+		to = &held;
+		at = held.len;
 	}
-	if (k->fd != -1 && k->gen == jb->gen) {
-		if (alen == 0)
-			rc = proto_put_frame(&k->out, f->type, f->status,
-			    jb->client_id, f->body + 2, f->bodylen - 2);
-		else {
-			h = (struct held){ jb->conn, jb->gen, audit_seq(audit),
-			    0 };
-			at = held.len;
-			rc = pbuf_add(&held, &h, sizeof(h)) == -1 ? -1 :
-			    proto_put_frame(&held, f->type, f->status,
-			    jb->client_id, f->body + 2 + alen,
-			    f->bodylen - 2 - alen);
-			h.len = held.len - at - sizeof(h);
-			if (rc == 0)
-				memcpy(held.data + at, &h, sizeof(h));
-		}
-		if (rc == -1)
+	if (k->ch.fd != -1 && k->gen == jb->gen) {
+		if ((alen && pbuf_add(&held, &h, sizeof(h)) == -1) ||
+		    proto_put_frame(to, f->type, f->status, jb->client_id,
+		    f->body + 2 + alen, f->bodylen - 2 - alen) == -1)
 			k->closing = 2;
+		else if (alen) {
+			h.len = held.len - at - sizeof(h);
+			memcpy(held.data + at, &h, sizeof(h));
+		}
 		k->inflight--;
 	}
 	jb->used = 0;
@@ -389,74 +342,44 @@ worker_answer(int w, const struct proto_frame *f)
 }
 
 static void
-worker_read(int w)
+worker_input(int w)
 {
 	struct worker		*wk = &workers[w];
 	struct proto_frame	 f;
-	uint8_t			 buf[65536];
 	size_t			 used, off = 0;
-	ssize_t			 r;
-	int			 rc;
+	int			 rc = 0, j;
 
-	r = read(wk->fd, buf, sizeof(buf));
-	if (r == -1 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (r <= 0 || pbuf_add(&wk->in, buf, r) == -1)
-		goto gone;
-	while ((rc = proto_frame_next(wk->in.data + off, wk->in.len - off, &f,
-	    &used)) == 1) {
-		if (!wk->ready) {
-			/* First frame: ready, or why it could not start. */
-			if (f.type == (PROTO_PING | PROTO_RESPONSE) &&
-			    f.status == PROTO_OK)
-				wk->ready = 1;
-		} else if (worker_answer(w, &f) == -1) {
-			log_msg("worker %d: bad answer", (int)wk->pid);
-			goto gone;
+	if (chan_read(&wk->ch) == 0) {
+		while ((rc = proto_frame_next(wk->ch.in.data + off,
+		    wk->ch.in.len - off, &f, &used)) == 1) {
+			/* The first frame says ready, or why it cannot be. */
+			if (!wk->ready)
+				wk->ready = f.type == (PROTO_PING |
+				    PROTO_RESPONSE) && f.status == PROTO_OK;
+			else if ((rc = worker_answer(w, &f)) == -1)
+				break;
+			off += used;
 		}
-		off += used;
+		pbuf_consume(&wk->ch.in, off);
+		if (rc != -1)
+			return;
+		log_msg("worker %d: bad answer", (int)wk->pid);
 	}
-	pbuf_consume(&wk->in, off);
-	if (rc == -1)
-		goto gone;
-	return;
-gone:
-	close(wk->fd);
-	wk->fd = -1;
+	chan_close(&wk->ch);
 	wk->ready = 0;
-	fail_jobs_of(w, "signer worker exited");
-	pbuf_free(&wk->in);
-	pbuf_free(&wk->out);
-}
-
-static void
-flush(int fd, struct pbuf *b, int *dead)
-{
-	ssize_t	 w;
-
-	while (b->len > 0) {
-		w = write(fd, b->data, b->len);
-		if (w == -1 && errno == EINTR)
+	for (j = 0; j < MAX_JOBS; j++) {
+		if (!jobs[j].used || jobs[j].worker != w)
 			continue;
-		if (w == -1 && errno == EAGAIN)
-			return;
-		if (w <= 0) {
-			*dead = 1;
-			return;
+		if (conns[jobs[j].conn].ch.fd != -1 &&
+		    conns[jobs[j].conn].gen == jobs[j].gen) {
+			answer_error(jobs[j].conn, jobs[j].type,
+			    jobs[j].client_id, PROTO_E_HSM,
+			    "signer worker exited");
+			conns[jobs[j].conn].inflight--;
 		}
-		pbuf_consume(b, w);
+		jobs[j].used = 0;
 	}
-}
-
-static int
-uid_allowed(uid_t u)
-{
-	int	 i;
-
-	for (i = 0; i < conf->nallow; i++)
-		if (conf->allow[i] == u)
-			return 1;
-	return 0;
+	wk->inflight = 0;
 }
 
 static void
@@ -466,15 +389,17 @@ accept_one(void)
 	socklen_t	 crlen = sizeof(cr);
 	struct pbuf	 b;
 	char		 msg[80];
-	int		 fd, i;
+	int		 fd, i, ok = 0;
 
 	if ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK))
 	    == -1)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == -1 ||
-	    !uid_allowed(cr.uid)) {
-		log_msg("refused connection from uid %d pid %d",
-		    crlen == sizeof(cr) ? (int)cr.uid : -1, (int)cr.pid);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0)
+		for (i = 0; i < conf->nallow; i++)
+			ok |= conf->allow[i] == cr.uid;
+	if (!ok) {
+		log_msg("refused connection from uid %d pid %d", (int)cr.uid,
+		    (int)cr.pid);
 		/* Say why once, so an operator sees it on the client side. */
 		pbuf_init(&b);
 		snprintf(msg, sizeof(msg), "uid %d may not use this signer",
@@ -485,19 +410,16 @@ accept_one(void)
 		close(fd);
 		return;
 	}
-	for (i = 0; i < conf->max_conns; i++)
-		if (conns[i].fd == -1)
-			break;
+	for (i = 0; i < conf->max_conns && conns[i].ch.fd != -1; i++)
+		;
 	if (i == conf->max_conns) {
 		log_msg("too many connections: refusing uid %u",
 		    (unsigned)cr.uid);
 		close(fd);
 		return;
 	}
-	memset(&conns[i], 0, sizeof(conns[i]));
-	conns[i].fd = fd;
-	conns[i].uid = cr.uid;
-	conns[i].gen = ++conngen;
+	conns[i] = (struct conn){ .ch = { .fd = fd }, .uid = cr.uid,
+	    .gen = ++conngen };
 }
 
 static int
@@ -506,13 +428,11 @@ listen_on(const char *path)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int		 fd;
 
-	if (strlen(path) >= sizeof(sun.sun_path))
+	if (strlen(path) >= sizeof(sun.sun_path) || (fd = socket(AF_UNIX,
+	    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
 		return -1;
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	(void)unlink(path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
-		return -1;
 	/* Anyone may connect; SO_PEERCRED decides who is served. */
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
 	    chmod(path, 0666) == -1 || listen(fd, 128) == -1) {
@@ -529,30 +449,27 @@ reap(void)
 	int	 st, i;
 
 	child_exited = 0;
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 		for (i = 0; i < conf->workers; i++) {
 			if (workers[i].pid != pid)
 				continue;
 			workers[i].pid = -1;
-			if (WIFEXITED(st) &&
-			    WEXITSTATUS(st) == WORKER_EXIT_FATAL) {
-				workers[i].fatal = 1;
-				log_msg("worker %d cannot work (see above): not "
-				    "restarting it", (int)pid);
-			} else
-				log_msg("worker %d %s %d: restarting", (int)pid,
-				    WIFSIGNALED(st) ? "killed by signal" :
-				    "exited with", WIFSIGNALED(st) ? WTERMSIG(st) :
-				    WEXITSTATUS(st));
 			workers[i].respawn_at = time(NULL) + 1;
+			/* Retrying a wrong PIN would lock the token. */
+			workers[i].fatal = WIFEXITED(st) &&
+			    WEXITSTATUS(st) == WORKER_EXIT_FATAL;
+			log_msg("worker %d %s %d: %s", (int)pid,
+			    WIFSIGNALED(st) ? "killed by signal" : "exited with",
+			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+			    workers[i].fatal ? "not restarting it" : "restarting");
 		}
-	}
 }
 
 /*
  * The syncer: a process that makes the audit log durable on request and
  * says up to which record. fdatasync on the shared file description
- * covers what the monitor wrote.
+ * covers what the monitor wrote. Pausing after each sync caps the syncs
+ * a second, so each covers more records.
  */
 static int
 start_syncer(void)
@@ -578,7 +495,6 @@ start_syncer(void)
 			if (fdatasync(audit_fd(audit)) == -1 ||
 			    write(sv[1], &v[r / 8 - 1], 8) != 8)
 				_exit(1);
-			/* At most SYNC_HZ syncs a second: bigger groups. */
 			nanosleep(&gap, NULL);
 		}
 		_exit(0);
@@ -588,32 +504,14 @@ start_syncer(void)
 	return 0;
 }
 
-/* Releases every held answer whose audit record is now durable. */
-static void
-release(void)
-{
-	struct held	 h;
-	size_t		 off = 0;
-	struct conn	*k;
-
-	while (off + sizeof(h) <= held.len) {
-		memcpy(&h, held.data + off, sizeof(h));
-		if (h.seq > synced)
-			break;
-		k = &conns[h.conn];
-		if (k->fd != -1 && k->gen == h.gen &&
-		    pbuf_add(&k->out, held.data + off + sizeof(h), h.len) == -1)
-			k->closing = 2;
-		off += sizeof(h) + h.len;
-	}
-	pbuf_consume(&held, off);
-}
-
-/* One sync at a time; what is written meanwhile waits for the next. */
+/* Learns what is durable, releases those answers, asks for the next sync. */
 static int
 syncer_io(int readable)
 {
+	struct held	 h;
+	struct conn	*k;
 	uint64_t	 v[64], seq;
+	size_t		 off = 0;
 	ssize_t		 r;
 
 	if (readable) {
@@ -621,8 +519,19 @@ syncer_io(int readable)
 			return r == -1 && (errno == EINTR || errno == EAGAIN) ?
 			    0 : -1;
 		synced = v[r / 8 - 1];
-		release();
+		for (; off + sizeof(h) <= held.len; off += sizeof(h) + h.len) {
+			memcpy(&h, held.data + off, sizeof(h));
+			if (h.seq > synced)
+				break;
+			k = &conns[h.conn];
+			if (k->ch.fd != -1 && k->gen == h.gen &&
+			    pbuf_add(&k->ch.out, held.data + off + sizeof(h),
+			    h.len) == -1)
+				k->closing = 2;
+		}
+		pbuf_consume(&held, off);
 	}
+	/* One sync at a time; what is written meanwhile waits for the next. */
 	seq = audit_seq(audit);
 	if (requested == synced && seq > synced) {
 		if (audit_flush(audit) == -1 || write(syncer_fd, &seq, 8) != 8)
@@ -632,7 +541,7 @@ syncer_io(int readable)
 	return 0;
 }
 
-/* Start the workers and wait until each has logged in and found its keys. */
+/* Starts the workers and waits until each has logged in and found its keys. */
 static int
 start_workers(void)
 {
@@ -640,136 +549,124 @@ start_workers(void)
 	int		 i;
 
 	for (i = 0; i < conf->workers; i++)
-		workers[i].fd = -1;
+		workers[i].ch.fd = -1;
 	for (i = 0; i < conf->workers; i++) {
 		if (spawn(i) == -1)
 			return -1;
-		pfd = (struct pollfd){ workers[i].fd, POLLIN, 0 };
-		while (!workers[i].ready && workers[i].fd != -1) {
+		pfd = (struct pollfd){ workers[i].ch.fd, POLLIN, 0 };
+		while (!workers[i].ready && workers[i].ch.fd != -1)
 			if (poll(&pfd, 1, 30000) <= 0)
 				return -1;
-			worker_read(i);
-		}
+			else
+				worker_input(i);
 		if (!workers[i].ready)
 			return -1;
 	}
 	return 0;
 }
 
-int
-monitor_run(const struct signer_conf *c, const char *p)
+static int
+setup(void)
 {
-	struct sigaction sa;
-	struct pollfd	*pfd;
+	struct sigaction sa = { .sa_handler = on_signal };
 	char		 err[512];
-	int		 npfd, i, n, dead, *map;
+	int		 i;
 
-	conf = c;
-	pin = p;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGCHLD, &sa, NULL) == -1 ||
 	    sigaction(SIGTERM, &sa, NULL) == -1 ||
 	    sigaction(SIGINT, &sa, NULL) == -1 ||
 	    signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		return -1;
-	if ((audit = audit_open(c->audit, err, sizeof(err))) == NULL) {
+	if ((audit = audit_open(conf->audit, err, sizeof(err))) == NULL) {
 		log_msg("%s", err);
 		return -1;
 	}
 	synced = requested = audit_seq(audit);
-	pbuf_init(&held);
 	if (start_syncer() == -1 || start_workers() == -1) {
 		log_msg("signer workers did not start; not serving");
 		return -1;
 	}
-	conns = calloc(c->max_conns, sizeof(*conns));
-	npfd = 2 + c->workers + c->max_conns;
-	pfd = calloc(npfd, sizeof(*pfd));
-	map = calloc(npfd, sizeof(*map));
-	if (conns == NULL || pfd == NULL || map == NULL)
+	if ((conns = calloc(conf->max_conns, sizeof(*conns))) == NULL)
 		return -1;
-	for (i = 0; i < c->max_conns; i++)
-		conns[i].fd = -1;
-	if ((listen_fd = listen_on(c->socket)) == -1) {
-		log_msg("socket %s: %s", c->socket, strerror(errno));
+	for (i = 0; i < conf->max_conns; i++)
+		conns[i].ch.fd = -1;
+	if ((listen_fd = listen_on(conf->socket)) == -1) {
+		log_msg("socket %s: %s", conf->socket, strerror(errno));
 		return -1;
 	}
-	log_msg("serving %d key(s) on %s with %d worker(s)%s", c->nkeys,
-	    c->socket, c->workers, c->ceremony ? " in CEREMONY mode" : "");
-	while (!quit) {
+	log_msg("serving %d key(s) on %s with %d worker(s)%s", conf->nkeys,
+	    conf->socket, conf->workers, conf->ceremony ?
+	    " in CEREMONY mode" : "");
+	return 0;
+}
+
+int
+monitor_run(const struct signer_conf *c, const char *p)
+{
+	struct pollfd	 pfd[2 + SIGNER_MAX_WORKERS + 4096];
+	int		 who[2 + SIGNER_MAX_WORKERS + 4096];
+	int		 n, i;
+	struct conn	*k;
+
+	conf = c;
+	pin = p;
+	if (c->max_conns > 4096 || setup() == -1)
+		return -1;
+	while (!quit && !sync_failed) {
 		if (child_exited)
 			reap();
-		for (i = 0; i < c->workers; i++)
-			if (workers[i].pid == -1 && !workers[i].fatal &&
-			    time(NULL) >= workers[i].respawn_at &&
-			    workers[i].fd == -1 && spawn(i) == -1)
-				workers[i].respawn_at = time(NULL) + 1;
+		/* who[]: -1 listener, -2 syncer, -3 - w worker w, else a conn. */
 		n = 0;
-		pfd[n] = (struct pollfd){ listen_fd, POLLIN, 0 };
-		map[n++] = -1;
-		pfd[n] = (struct pollfd){ syncer_fd, POLLIN, 0 };
-		map[n++] = -2;
+		pfd[n] = (struct pollfd){ listen_fd, POLLIN, 0 }, who[n++] = -1;
+		pfd[n] = (struct pollfd){ syncer_fd, POLLIN, 0 }, who[n++] = -2;
 		for (i = 0; i < c->workers; i++) {
-			if (workers[i].fd == -1)
-				continue;
-			pfd[n] = (struct pollfd){ workers[i].fd, POLLIN |
-			    (workers[i].out.len ? POLLOUT : 0), 0 };
-			map[n++] = 1000000 + i;
+			if (workers[i].ch.fd == -1 && workers[i].pid == -1 &&
+			    !workers[i].fatal &&
+			    time(NULL) >= workers[i].respawn_at && spawn(i) == -1)
+				workers[i].respawn_at = time(NULL) + 1;
+			if (workers[i].ch.fd != -1) {
+				pfd[n] = (struct pollfd){ workers[i].ch.fd,
+				    POLLIN | (workers[i].ch.out.len ? POLLOUT :
+				    0), 0 };
+				who[n++] = -3 - i;
+			}
 		}
-		for (i = 0; i < c->max_conns; i++) {
-			if (conns[i].fd == -1)
-				continue;
-			pfd[n] = (struct pollfd){ conns[i].fd,
-			    (conns[i].closing || conns[i].inflight >=
-			    CONN_INFLIGHT ? 0 : POLLIN) |
-			    (conns[i].out.len ? POLLOUT : 0), 0 };
-			map[n++] = i;
-		}
-		if (poll(pfd, n, 1000) == -1) {
-			if (errno == EINTR)
-				continue;
+		for (i = 0, k = conns; i < c->max_conns; i++, k++)
+			if (k->ch.fd != -1) {
+				pfd[n] = (struct pollfd){ k->ch.fd, (k->closing ||
+				    k->inflight >= CONN_INFLIGHT ? 0 : POLLIN) |
+				    (k->ch.out.len ? POLLOUT : 0), 0 };
+				who[n++] = i;
+			}
+		if (poll(pfd, n, 1000) == -1 && errno != EINTR) {
 			log_msg("poll: %s", strerror(errno));
 			break;
 		}
 		for (i = 0; i < n; i++) {
-			if (pfd[i].revents == 0)
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			if (map[i] == -1)
+			if (who[i] == -1)
 				accept_one();
-			else if (map[i] == -2)
+			else if (who[i] == -2)
 				sync_failed |= syncer_io(1) == -1;
-			else if (map[i] >= 1000000) {
-				if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
-					worker_read(map[i] - 1000000);
-			} else if (conns[map[i]].fd != -1 &&
-			    (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				conn_read(map[i]);
+			else if (who[i] <= -3)
+				worker_input(-3 - who[i]);
+			else if (conns[who[i]].ch.fd != -1)
+				conn_input(who[i]);
 		}
-		if (sync_failed || syncer_io(0) == -1) {
-			log_msg("audit log sync failed: refusing to go on");
-			sync_failed = 1;
-			break;
-		}
-		for (i = 0; i < c->workers; i++) {
-			dead = 0;
-			if (workers[i].fd != -1)
-				flush(workers[i].fd, &workers[i].out, &dead);
-		}
-		for (i = 0; i < c->max_conns; i++) {
-			if (conns[i].fd == -1)
-				continue;
-			if (conns[i].closing == 2) {
-				conn_close(i);
-				continue;
-			}
-			dead = 0;
-			flush(conns[i].fd, &conns[i].out, &dead);
-			if (dead || (conns[i].closing && conns[i].out.len == 0))
-				conn_close(i);
-		}
+		sync_failed |= syncer_io(0) == -1;
+		for (i = 0; i < c->workers; i++)
+			if (workers[i].ch.fd != -1)
+				(void)chan_flush(&workers[i].ch);
+		for (i = 0, k = conns; i < c->max_conns; i++, k++)
+			if (k->ch.fd != -1 && (k->closing == 2 ||
+			    chan_flush(&k->ch) == -1 ||
+			    (k->closing && k->ch.out.len == 0)))
+				chan_close(&k->ch);
 	}
+	if (sync_failed)
+		log_msg("audit log sync failed: refusing to go on");
 	log_msg("shutting down");
 	close(syncer_fd);
 	for (i = 0; i < c->workers; i++)
@@ -777,11 +674,8 @@ monitor_run(const struct signer_conf *c, const char *p)
 			waitpid(workers[i].pid, NULL, 0);
 	(void)unlink(c->socket);
 	audit_close(audit);
-	free(pfd);
-	free(map);
 	for (i = 0; i < c->max_conns; i++)
-		if (conns[i].fd != -1)
-			conn_close(i);
+		chan_close(&conns[i].ch);
 	free(conns);
 	pbuf_free(&held);
 	return sync_failed ? -1 : 0;
