@@ -93,7 +93,7 @@ integration: all
 integration-san:
 	$(MAKE) B=build-san CFLAGS="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" integration
 
-test: unit unit-san fuzz integration-san
+test: unit unit-san fuzz integration-san lines
 
 deps:
 	./appliance/deps.sh
