@@ -65,7 +65,8 @@ sign_body(uint8_t *out, const char *key, size_t keylen, uint8_t kind,
 	size_t	 o = 0;
 
 	out[o++] = (uint8_t)keylen;
-	memcpy(out + o, key, keylen);
+	if (keylen)
+		memcpy(out + o, key, keylen);
 	o += keylen;
 	out[o++] = kind;
 	out[o++] = alg;
@@ -73,7 +74,8 @@ sign_body(uint8_t *out, const char *key, size_t keylen, uint8_t kind,
 	out[o++] = (uint8_t)(n >> 16);
 	out[o++] = (uint8_t)(n >> 8);
 	out[o++] = (uint8_t)n;
-	memcpy(out + o, p, n);
+	if (n)
+		memcpy(out + o, p, n);
 	return o + n;
 }
 
