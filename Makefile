@@ -9,9 +9,10 @@
 
 CC       ?= cc
 CLANG    ?= clang
-PKGS      = p11-kit-1 libcjson openssl
+PKGS      = p11-kit-1 libcjson openssl libevent_openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs libcjson openssl 2>/dev/null) -ldl
+EVENT_LIBS := $(shell pkg-config --libs libevent_openssl libevent 2>/dev/null)
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS) -MMD -MP
@@ -23,7 +24,7 @@ PY        = /usr/bin/python3
 # Every .c under a module folder is library code, except each program's main.c.
 MODULES   = hsm hsm/signer policy provisioning appliance api
 ALL_SRCS  = $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
-MAINS     = hsm/signer/main.c provisioning/main.c
+MAINS     = hsm/signer/main.c provisioning/main.c api/main.c
 LIB_SRCS  = $(filter-out $(MAINS),$(ALL_SRCS))
 LIB_OBJS  = $(LIB_SRCS:%.c=$(B)/%.o)
 
@@ -32,7 +33,7 @@ UNIT_BINS  = $(UNIT_SRCS:test/unit/%.c=$(B)/test/%)
 FUZZ_SRCS  = $(wildcard test/fuzz/fuzz_*.c)
 BENCH_SRCS = $(wildcard test/bench/*.c)
 
-PROGS = $(B)/p11ca-signer $(B)/p11ca $(B)/libp11fault.so
+PROGS = $(B)/p11ca-signer $(B)/p11ca $(B)/p11ca-api $(B)/libp11fault.so
 
 .PHONY: all deps test unit unit-san fuzz integration run bench clean lines
 all: $(PROGS)
@@ -51,6 +52,9 @@ $(B)/p11ca-signer: $(B)/hsm/signer/main.o $(B)/libp11ca.a
 $(B)/p11ca: $(B)/provisioning/main.o $(B)/libp11ca.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(B)/p11ca-api: $(B)/api/main.o $(B)/libp11ca.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(EVENT_LIBS)
+
 # The fault shim is a PKCS#11 module of its own: no sanitizer, no library.
 $(B)/libp11fault.so: test/fault/p11fault.c
 	@mkdir -p $(dir $@)
@@ -58,7 +62,7 @@ $(B)/libp11fault.so: test/fault/p11fault.c
 
 $(B)/test/%: test/unit/%.c $(B)/libp11ca.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libp11ca.a $(PKG_LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libp11ca.a $(PKG_LIBS) $(EVENT_LIBS) -lcmocka
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -77,7 +81,7 @@ fuzz:
 	  n=$$(basename $$f .c); \
 	  $(CLANG) -std=c17 -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o build-fuzz/$$n $$f build-fuzz/libp11ca.a $(PKG_LIBS); \
+	    -o build-fuzz/$$n $$f build-fuzz/libp11ca.a $(PKG_LIBS) $(EVENT_LIBS); \
 	  mkdir -p build-fuzz/corpus-$$n; \
 	  seeds=; [ -d test/fuzz/seeds/$$n ] && seeds=test/fuzz/seeds/$$n; \
 	  echo "== fuzz $$n for $(FUZZ_TIME)s"; \

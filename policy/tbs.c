@@ -1,6 +1,8 @@
 /*
  * tbs.c — certificate bodies from pre-encoded pieces.
  */
+#include <arpa/inet.h>
+
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -158,6 +160,56 @@ put_ext(struct pbuf *b, const char *oid, size_t oidlen, int critical,
 	    der_put(b, DER_OCTETSTRING, value->data, value->len) == -1)
 		return -1;
 	return der_close(b, m);
+}
+
+int
+tbs_ext_san(struct pbuf *b, const char *const *names, int n)
+{
+	struct pbuf	 v;
+	uint8_t		 ip[16];
+	size_t		 m;
+	int		 i, rc = -1;
+
+	pbuf_init(&v);
+	if ((m = der_open(&v, DER_SEQUENCE)) == (size_t)-1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (inet_pton(AF_INET, names[i], ip) == 1)
+			rc = der_put(&v, DER_CTXP(7), ip, 4);
+		else if (inet_pton(AF_INET6, names[i], ip) == 1)
+			rc = der_put(&v, DER_CTXP(7), ip, 16);
+		else if (strchr(names[i], '@') && !strchr(names[i], ':'))
+			rc = der_put(&v, DER_CTXP(1), names[i], strlen(names[i]));
+		else if (strstr(names[i], "://"))
+			rc = der_put(&v, DER_CTXP(6), names[i], strlen(names[i]));
+		else
+			rc = der_put(&v, DER_CTXP(2), names[i], strlen(names[i]));
+		if (rc == -1)
+			goto out;
+	}
+	rc = der_close(&v, m) == -1 ? -1 : put_ext(b, "\x55\x1d\x11", 3, 0, &v);
+out:
+	pbuf_free(&v);
+	return rc;
+}
+
+int
+tbs_ext_eku(struct pbuf *b, unsigned eku)
+{
+	struct pbuf	 v;
+	size_t		 m;
+	int		 rc = -1;
+
+	pbuf_init(&v);
+	if ((m = der_open(&v, DER_SEQUENCE)) != (size_t)-1 &&
+	    (!(eku & EKU_SERVER_AUTH) || der_put(&v, DER_OID,
+	    "\x2b\x06\x01\x05\x05\x07\x03\x01", 8) == 0) &&
+	    (!(eku & EKU_CLIENT_AUTH) || der_put(&v, DER_OID,
+	    "\x2b\x06\x01\x05\x05\x07\x03\x02", 8) == 0) &&
+	    der_close(&v, m) == 0)
+		rc = put_ext(b, "\x55\x1d\x25", 3, 0, &v);
+	pbuf_free(&v);
+	return rc;
 }
 
 static int

@@ -46,6 +46,18 @@ int	der_close(struct pbuf *b, size_t mark);
 int	der_put_time(struct pbuf *b, time_t t);
 int	der_put_uint(struct pbuf *b, const uint8_t *p, size_t n);
 
+/* extKeyUsage bits. */
+#define EKU_SERVER_AUTH		(1u << 0)
+#define EKU_CLIENT_AUTH		(1u << 1)
+
+/*
+ * Appends whole Extension DERs for tbs_profile.extra: subjectAltName from
+ * names (each a DNS name, an IPv4/IPv6 literal, an email or a URI, told
+ * apart as step-ca does), extKeyUsage from EKU_* bits.
+ */
+int	tbs_ext_san(struct pbuf *b, const char *const *names, int n);
+int	tbs_ext_eku(struct pbuf *b, unsigned eku);
+
 /* The AlgorithmIdentifier DER of a signature algorithm. */
 int	tbs_algid(uint8_t alg, const uint8_t **der, size_t *len);
 /* SHA-1 of the subjectPublicKey bits (RFC 5280 key identifier method 1). */

@@ -1,0 +1,63 @@
+/*
+ * api.h — p11ca-api's internals, shared by its own files only: the server
+ * state, the reply helpers every handler uses, and the handlers the route
+ * table (server.c) names. One file per resource family: ca.c (health,
+ * version, roots, federation), provisioners.c; x509 signing, renewal,
+ * SSH, ACME and the management API come as files of their own.
+ */
+#ifndef P11CA_API_H
+#define P11CA_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "appliance/config.h"
+
+#define API_VERSION	"0.1.0"
+#define API_MAX_BODY	(1 << 20)	/* JSON 413 above this */
+
+struct api {
+	struct event_base	*base;
+	struct evhttp		*http;
+	SSL_CTX			*ssl;
+	struct ca_config	 cfg;
+	X509			*root, *inter;
+	char			*root_pem, *inter_pem;	/* each ends in '\n' */
+	uint8_t			 root_fp[32];	/* SHA-256 of the root DER */
+	int			 sigterm;
+};
+
+typedef void (*api_handler)(struct api *, struct evhttp_request *,
+    const char *rest);
+
+/* Replies; each sets Content-Type and ends the request. */
+void	reply_json(struct evhttp_request *req, int status, cJSON *body);
+void	reply_error(struct evhttp_request *req, int status, const char *msg);
+void	reply_text(struct evhttp_request *req, int status, const char *type,
+	    const char *body, size_t len);
+
+/* server.c */
+int	server_listen(struct api *a, char *err, size_t errsz);
+
+/* tls.c: the server's SSL_CTX, its own certificate issued at start. */
+int	tls_setup(struct api *a, char *err, size_t errsz);
+
+/* ca.c */
+void	h_health(struct api *, struct evhttp_request *, const char *);
+void	h_version(struct api *, struct evhttp_request *, const char *);
+void	h_roots(struct api *, struct evhttp_request *, const char *);
+void	h_roots_pem(struct api *, struct evhttp_request *, const char *);
+void	h_root(struct api *, struct evhttp_request *, const char *);
+void	h_federation(struct api *, struct evhttp_request *, const char *);
+
+/* provisioners.c */
+void	h_provisioners(struct api *, struct evhttp_request *, const char *);
+void	h_encrypted_key(struct api *, struct evhttp_request *, const char *);
+
+#endif

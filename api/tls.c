@@ -1,0 +1,224 @@
+/*
+ * tls.c — the front end's TLS: TLS 1.2 (ECDHE with AEAD only) and 1.3,
+ * ALPN http/1.1, a client certificate requested but not required (mTLS
+ * renew and revoke ride on the same port), and, unless ca.json names one,
+ * its own certificate issued from the intermediate through the signer at
+ * start, as step-ca does. Its key is a fresh software key: the front end
+ * holds no other key material.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+
+#include "api/api.h"
+#include "hsm/client.h"
+#include "hsm/proto.h"
+#include "policy/tbs.h"
+
+#define TLS_CERT_LIFETIME	(24 * 3600)
+
+static const char tls12_ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384";
+
+static X509 *
+load_pem(const char *path, char **pem)
+{
+	FILE	*fp;
+	X509	*x = NULL;
+	BIO	*b;
+	char	*d;
+	long	 n;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return NULL;
+	x = PEM_read_X509(fp, NULL, NULL, NULL);
+	fclose(fp);
+	if (x == NULL || (b = BIO_new(BIO_s_mem())) == NULL)
+		return x;
+	/* Re-encoded, so every PEM we send ends in exactly one newline. */
+	if (PEM_write_bio_X509(b, x) == 1 && (n = BIO_get_mem_data(b, &d)) > 0 &&
+	    (*pem = malloc(n + 1)) != NULL) {
+		memcpy(*pem, d, n);
+		(*pem)[n] = '\0';
+	}
+	BIO_free(b);
+	return x;
+}
+
+static uint8_t
+alg_for(int keytype)
+{
+	return keytype == KEYTYPE_EC_P256 ? ALG_ECDSA_SHA256 :
+	    keytype == KEYTYPE_EC_P384 ? ALG_ECDSA_SHA384 :
+	    keytype == KEYTYPE_EC_P521 ? ALG_ECDSA_SHA512 :
+	    keytype == KEYTYPE_RSA ? ALG_RSA_PKCS1_SHA256 : ALG_ED25519;
+}
+
+/* The server's own leaf: CN "p11ca Online CA", the CA's names, 24 h. */
+static X509 *
+issue_own(struct api *a, EVP_PKEY *key, char *err, size_t errsz)
+{
+	struct signer_client	*sc = NULL;
+	struct tbs_profile	 pr;
+	struct pbuf		 tbs, crt, ext;
+	unsigned char		*spki = NULL, *issuer = NULL, *ispki = NULL;
+	unsigned char		*subj = NULL;
+	const unsigned char	*p;
+	uint8_t			 serial[16], *sig = NULL, *kspki = NULL;
+	size_t			 siglen, kspkilen;
+	X509_NAME		*n = NULL;
+	X509			*x = NULL;
+	time_t			 now = time(NULL), na;
+	int			 kt, sl, il, isl, jl;
+
+	pbuf_init(&tbs);
+	pbuf_init(&crt);
+	pbuf_init(&ext);
+	na = now + TLS_CERT_LIFETIME;
+	if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(a->inter), na) < 0) {
+		snprintf(err, errsz, "the intermediate expires within a day");
+		goto out;
+	}
+	if ((sc = signer_connect(a->cfg.signer_socket, err, errsz)) == NULL ||
+	    signer_public_key(sc, a->cfg.signer_key, &kt, &kspki, &kspkilen,
+	    NULL, err, errsz) == -1)
+		goto out;
+	if ((n = X509_NAME_new()) == NULL || !X509_NAME_add_entry_by_txt(n,
+	    "CN", MBSTRING_ASC, (const unsigned char *)"p11ca Online CA", -1,
+	    -1, 0) || (jl = i2d_X509_NAME(n, &subj)) <= 0 ||
+	    (sl = i2d_PUBKEY(key, &spki)) <= 0 ||
+	    (il = i2d_X509_NAME(X509_get_subject_name(a->inter), &issuer)) <=
+	    0 || (isl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(a->inter),
+	    &ispki)) <= 0 || RAND_bytes(serial, sizeof(serial)) != 1 ||
+	    tbs_ext_san(&ext, (const char *const *)a->cfg.dns, a->cfg.ndns) ||
+	    tbs_ext_eku(&ext, EKU_SERVER_AUTH | EKU_CLIENT_AUTH)) {
+		snprintf(err, errsz, "cannot build the server certificate");
+		goto out;
+	}
+	serial[0] = (serial[0] & 0x7f) | 0x40;
+	pr = (struct tbs_profile){ .serial = serial, .seriallen = 16,
+	    .alg = alg_for(kt), .issuer = issuer, .issuerlen = il,
+	    .not_before = now - 60, .not_after = na, .subject = subj,
+	    .subjectlen = jl, .spki = spki, .spkilen = sl, .pathlen = -1,
+	    .keyusage = KU_DIGITAL_SIGNATURE, .aki_spki = ispki,
+	    .aki_spkilen = isl, .extra = ext.data, .extralen = ext.len };
+	if (tbs_encode(&pr, &tbs) == -1 ||
+	    signer_sign(sc, a->cfg.signer_key, KIND_X509_TBS, pr.alg, tbs.data,
+	    tbs.len, &sig, &siglen, NULL, err, errsz) == -1 ||
+	    tbs_certificate(tbs.data, tbs.len, pr.alg, sig, siglen, &crt) == -1)
+		goto out;
+	p = crt.data;
+	if ((x = d2i_X509(NULL, &p, (long)crt.len)) == NULL ||
+	    X509_verify(x, X509_get0_pubkey(a->inter)) != 1) {
+		snprintf(err, errsz, "the server certificate does not verify "
+		    "against the intermediate: is signer key '%s' the one in "
+		    "%s?", a->cfg.signer_key, a->cfg.crt);
+		X509_free(x);
+		x = NULL;
+	}
+out:
+	signer_close(sc);
+	X509_NAME_free(n);
+	OPENSSL_free(spki);
+	OPENSSL_free(issuer);
+	OPENSSL_free(ispki);
+	OPENSSL_free(subj);
+	free(sig);
+	free(kspki);
+	pbuf_free(&tbs);
+	pbuf_free(&crt);
+	pbuf_free(&ext);
+	return x;
+}
+
+static int
+alpn(SSL *s, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char ours[] = "\x08http/1.1";
+
+	(void)s, (void)arg;
+	if (SSL_select_next_proto((unsigned char **)out, outlen, ours,
+	    sizeof(ours) - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+int
+tls_setup(struct api *a, char *err, size_t errsz)
+{
+	STACK_OF(X509_NAME) *cas;
+	X509_STORE	*store;
+	EVP_PKEY	*key = NULL;
+	X509		*leaf = NULL;
+	FILE		*fp;
+	unsigned int	 n;
+
+	if ((a->root = load_pem(a->cfg.root, &a->root_pem)) == NULL ||
+	    (a->inter = load_pem(a->cfg.crt, &a->inter_pem)) == NULL ||
+	    a->root_pem == NULL || a->inter_pem == NULL ||
+	    X509_digest(a->root, EVP_sha256(), a->root_fp, &n) != 1) {
+		snprintf(err, errsz, "cannot read %s or %s", a->cfg.root,
+		    a->cfg.crt);
+		return -1;
+	}
+	if (a->cfg.tls_crt[0]) {
+		if ((fp = fopen(a->cfg.tls_key, "r")) != NULL) {
+			key = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+			fclose(fp);
+		}
+		if ((fp = fopen(a->cfg.tls_crt, "r")) != NULL) {
+			leaf = PEM_read_X509(fp, NULL, NULL, NULL);
+			fclose(fp);
+		}
+		if (key == NULL || leaf == NULL) {
+			snprintf(err, errsz, "cannot read tls.crt/tls.key");
+			goto bad;
+		}
+	} else if ((key = EVP_EC_gen("P-256")) == NULL ||
+	    (leaf = issue_own(a, key, err, errsz)) == NULL)
+		goto bad;
+	if ((a->ssl = SSL_CTX_new(TLS_server_method())) == NULL ||
+	    !SSL_CTX_set_min_proto_version(a->ssl, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_cipher_list(a->ssl, tls12_ciphers) ||
+	    SSL_CTX_use_certificate(a->ssl, leaf) != 1 ||
+	    SSL_CTX_use_PrivateKey(a->ssl, key) != 1 ||
+	    SSL_CTX_check_private_key(a->ssl) != 1 ||
+	    !SSL_CTX_add1_chain_cert(a->ssl, a->inter)) {
+		snprintf(err, errsz, "TLS set-up failed: %s",
+		    ERR_reason_error_string(ERR_get_error()));
+		goto bad;
+	}
+	SSL_CTX_set_options(a->ssl, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_alpn_select_cb(a->ssl, alpn, NULL);
+	/* Ask for a client certificate, verify it if given, never demand it. */
+	store = SSL_CTX_get_cert_store(a->ssl);
+	cas = sk_X509_NAME_new_null();
+	if (store == NULL || cas == NULL ||
+	    X509_STORE_add_cert(store, a->root) != 1 ||
+	    !sk_X509_NAME_push(cas, X509_NAME_dup(X509_get_subject_name(
+	    a->root))) || !sk_X509_NAME_push(cas, X509_NAME_dup(
+	    X509_get_subject_name(a->inter)))) {
+		sk_X509_NAME_pop_free(cas, X509_NAME_free);
+		snprintf(err, errsz, "TLS client CA set-up failed");
+		goto bad;
+	}
+	SSL_CTX_set_client_CA_list(a->ssl, cas);
+	SSL_CTX_set_verify(a->ssl, SSL_VERIFY_PEER, NULL);
+	EVP_PKEY_free(key);
+	X509_free(leaf);
+	return 0;
+bad:
+	EVP_PKEY_free(key);
+	X509_free(leaf);
+	return -1;
+}

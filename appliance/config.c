@@ -1,0 +1,120 @@
+/*
+ * config.c — ca.json: the fields p11ca-api needs, checked once at start.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "appliance/config.h"
+
+static char *
+read_all(const char *path, size_t *n)
+{
+	FILE	*fp;
+	char	*buf;
+	long	 len;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return NULL;
+	if (fseek(fp, 0, SEEK_END) == -1 || (len = ftell(fp)) < 0 ||
+	    len > (4 << 20) || fseek(fp, 0, SEEK_SET) == -1 ||
+	    (buf = malloc(len + 1)) == NULL) {
+		fclose(fp);
+		errno = EFBIG;
+		return NULL;
+	}
+	*n = fread(buf, 1, len, fp);
+	buf[*n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+/* Copies a string member; required ones must be there and fit. */
+static int
+get(const cJSON *o, const char *name, char *dst, size_t dstsz, int required)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (v == NULL || cJSON_IsNull(v)) {
+		dst[0] = '\0';
+		return required ? -1 : 0;
+	}
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= dstsz ||
+	    (required && v->valuestring[0] == '\0'))
+		return -1;
+	memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);
+	return 0;
+}
+
+int
+config_load(const char *path, struct ca_config *c, char *err, size_t errsz)
+{
+	const cJSON	*o, *d, *s, *t, *a;
+	const char	*bad = NULL;
+	char		*text;
+	size_t		 n;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	if ((text = read_all(path, &n)) == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	c->json = cJSON_ParseWithLength(text, n);
+	free(text);
+	if ((o = c->json) == NULL || !cJSON_IsObject(o)) {
+		snprintf(err, errsz, "%s: not a JSON object", path);
+		config_free(c);
+		return -1;
+	}
+	if (get(o, "root", c->root, sizeof(c->root), 1) == -1)
+		bad = "root";
+	else if (get(o, "crt", c->crt, sizeof(c->crt), 1) == -1)
+		bad = "crt";
+	else if (get(o, "address", c->address, sizeof(c->address), 1) == -1)
+		bad = "address";
+	else if ((d = cJSON_GetObjectItemCaseSensitive(o, "dnsNames")) == NULL ||
+	    !cJSON_IsArray(d) || cJSON_GetArraySize(d) == 0 ||
+	    cJSON_GetArraySize(d) > CONFIG_MAX_DNS)
+		bad = "dnsNames";
+	else if ((s = cJSON_GetObjectItemCaseSensitive(o, "signer")) == NULL ||
+	    get(s, "socket", c->signer_socket, sizeof(c->signer_socket), 1) ||
+	    get(s, "key", c->signer_key, sizeof(c->signer_key), 1))
+		bad = "signer.socket / signer.key";
+	else if ((a = cJSON_GetObjectItemCaseSensitive(o, "authority")) ==
+	    NULL || (c->provisioners = cJSON_GetObjectItemCaseSensitive(a,
+	    "provisioners")) == NULL || !cJSON_IsArray(c->provisioners))
+		bad = "authority.provisioners";
+	if (bad == NULL) {
+		cJSON_ArrayForEach(t, d) {
+			if (!cJSON_IsString(t) || t->valuestring[0] == '\0') {
+				bad = "dnsNames";
+				break;
+			}
+			c->dns[c->ndns++] = t->valuestring;
+		}
+	}
+	if (bad == NULL && (d = cJSON_GetObjectItemCaseSensitive(o, "db")))
+		if (get(d, "dataSource", c->db, sizeof(c->db), 0) == -1)
+			bad = "db.dataSource";
+	if (bad == NULL && (t = cJSON_GetObjectItemCaseSensitive(o, "tls")))
+		if (get(t, "crt", c->tls_crt, sizeof(c->tls_crt), 0) == -1 ||
+		    get(t, "key", c->tls_key, sizeof(c->tls_key), 0) == -1 ||
+		    (c->tls_crt[0] != '\0') != (c->tls_key[0] != '\0'))
+			bad = "tls.crt / tls.key";
+	if (bad) {
+		snprintf(err, errsz, "%s: missing or invalid \"%s\"", path, bad);
+		config_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+void
+config_free(struct ca_config *c)
+{
+	cJSON_Delete(c->json);
+	c->json = c->provisioners = NULL;
+	c->ndns = 0;
+}

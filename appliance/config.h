@@ -1,0 +1,36 @@
+/*
+ * config.h — the CA's configuration, read from a step-ca-shaped ca.json.
+ * The signer never reads this file (it has its own, docs/signer.md).
+ */
+#ifndef P11CA_CONFIG_H
+#define P11CA_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#define CONFIG_MAX_DNS	16
+
+struct ca_config {
+	char		 path[PATH_MAX];
+	char		 root[PATH_MAX];	/* root certificate (PEM) */
+	char		 crt[PATH_MAX];		/* intermediate (PEM) */
+	char		 address[256];		/* host:port to listen on */
+	char		*dns[CONFIG_MAX_DNS];	/* names of the CA */
+	int		 ndns;
+	char		 db[PATH_MAX];		/* SQLite data source */
+	char		 signer_socket[108];
+	char		 signer_key[65];	/* the issuing key's name */
+	char		 tls_crt[PATH_MAX];	/* optional own TLS certificate */
+	char		 tls_key[PATH_MAX];
+	cJSON		*json;			/* the whole document */
+	cJSON		*provisioners;		/* authority.provisioners */
+};
+
+/* Reads and checks path; -1 with err naming the file and the field. */
+int	config_load(const char *path, struct ca_config *c, char *err,
+	    size_t errsz);
+void	config_free(struct ca_config *c);
+
+#endif
