@@ -486,8 +486,9 @@ start_syncer(void)
 	if (pid == 0) {
 		close(sv[0]);
 		(void)prctl(PR_SET_NAME, "p11ca-syncer");
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_IGN);	/* the monitor decides */
+		/* The monitor decides when we stop: it closes our socket. */
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGINT, SIG_IGN);
 		while ((r = read(sv[1], v, sizeof(v))) >= 8 ||
 		    (r == -1 && errno == EINTR)) {
 			if (r == -1)
@@ -643,6 +644,8 @@ monitor_run(const struct signer_conf *c, const char *p)
 			log_msg("poll: %s", strerror(errno));
 			break;
 		}
+		if (quit)
+			break;
 		for (i = 0; i < n; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
