@@ -19,6 +19,10 @@
 
 #include "appliance/config.h"
 
+struct provisioner;
+struct store;
+struct signer_link;
+
 #define API_VERSION	"0.1.0"
 #define API_MAX_BODY	(1 << 20)	/* JSON 413 above this */
 
@@ -30,7 +34,14 @@ struct api {
 	X509			*root, *inter;
 	char			*root_pem, *inter_pem;	/* each ends in '\n' */
 	uint8_t			 root_fp[32];	/* SHA-256 of the root DER */
-	int			 sigterm;
+	/* The issuer side of every certificate, encoded once. */
+	uint8_t			*inter_subject, *inter_spki;
+	size_t			 inter_subjectlen, inter_spkilen;
+	uint8_t			 alg;		/* ALG_* of the issuing key */
+	struct provisioner	*provs;
+	int			 nprovs;
+	struct store		*store;
+	struct signer_link	*link;
 };
 
 typedef void (*api_handler)(struct api *, struct evhttp_request *,
@@ -55,6 +66,9 @@ void	h_roots(struct api *, struct evhttp_request *, const char *);
 void	h_roots_pem(struct api *, struct evhttp_request *, const char *);
 void	h_root(struct api *, struct evhttp_request *, const char *);
 void	h_federation(struct api *, struct evhttp_request *, const char *);
+
+/* x509.c */
+void	h_sign(struct api *, struct evhttp_request *, const char *);
 
 /* provisioners.c */
 void	h_provisioners(struct api *, struct evhttp_request *, const char *);

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "hsm/der.h"
+#include "policy/csr.h"
 #include "policy/tbs.h"
 
 static int
@@ -163,6 +164,26 @@ put_ext(struct pbuf *b, const char *oid, size_t oidlen, int critical,
 }
 
 int
+tbs_san_type(const char *name)
+{
+	uint8_t		 ip[16];
+	const char	*p = name;
+
+	if (inet_pton(AF_INET, name, ip) == 1 ||
+	    inet_pton(AF_INET6, name, ip) == 1)
+		return SAN_IP;
+	/* A URI has a scheme: a letter, then letters, digits, + - . and ':'. */
+	if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) {
+		while (*p && strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+		    "QRSTUVWXYZ0123456789+-.", *p))
+			p++;
+		if (*p == ':' && p[1] != '\0')
+			return SAN_URI;
+	}
+	return strchr(name, '@') ? SAN_EMAIL : SAN_DNS;
+}
+
+int
 tbs_ext_san(struct pbuf *b, const char *const *names, int n)
 {
 	struct pbuf	 v;
@@ -174,16 +195,22 @@ tbs_ext_san(struct pbuf *b, const char *const *names, int n)
 	if ((m = der_open(&v, DER_SEQUENCE)) == (size_t)-1)
 		goto out;
 	for (i = 0; i < n; i++) {
-		if (inet_pton(AF_INET, names[i], ip) == 1)
-			rc = der_put(&v, DER_CTXP(7), ip, 4);
-		else if (inet_pton(AF_INET6, names[i], ip) == 1)
-			rc = der_put(&v, DER_CTXP(7), ip, 16);
-		else if (strchr(names[i], '@') && !strchr(names[i], ':'))
+		switch (tbs_san_type(names[i])) {
+		case SAN_IP:
+			rc = inet_pton(AF_INET, names[i], ip) == 1 ?
+			    der_put(&v, DER_CTXP(7), ip, 4) :
+			    inet_pton(AF_INET6, names[i], ip) == 1 ?
+			    der_put(&v, DER_CTXP(7), ip, 16) : -1;
+			break;
+		case SAN_EMAIL:
 			rc = der_put(&v, DER_CTXP(1), names[i], strlen(names[i]));
-		else if (strstr(names[i], "://"))
+			break;
+		case SAN_URI:
 			rc = der_put(&v, DER_CTXP(6), names[i], strlen(names[i]));
-		else
+			break;
+		default:
 			rc = der_put(&v, DER_CTXP(2), names[i], strlen(names[i]));
+		}
 		if (rc == -1)
 			goto out;
 	}

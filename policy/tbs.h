@@ -56,6 +56,8 @@ int	der_put_uint(struct pbuf *b, const uint8_t *p, size_t n);
  * apart as step-ca does), extKeyUsage from EKU_* bits.
  */
 int	tbs_ext_san(struct pbuf *b, const char *const *names, int n);
+/* How a SAN string is read, as step-ca's SplitSANs: SAN_* of csr.h. */
+int	tbs_san_type(const char *name);
 int	tbs_ext_eku(struct pbuf *b, unsigned eku);
 
 /* The AlgorithmIdentifier DER of a signature algorithm. */

@@ -1,0 +1,482 @@
+/*
+ * x509.c — POST /sign: a CSR and a one-time token in, a certificate out.
+ *
+ *	parse -> verify the token (policy/token.c) -> reserve its jti ->
+ *	check the CSR against it -> profile and TBS -> signer (async) ->
+ *	store (async, group commit) -> 201
+ *
+ * The event loop never waits: the signer and the store answer through
+ * callbacks. A request that fails before its certificate is stored gives
+ * its jti back, so the token can be retried. Messages follow step-ca's.
+ */
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "api/api.h"
+#include "api/signer_link.h"
+#include "appliance/store.h"
+#include "hsm/proto.h"
+#include "policy/csr.h"
+#include "policy/jose.h"
+#include "policy/tbs.h"
+#include "policy/token.h"
+
+#define BACKDATE	60
+
+static const char unauthorized[] = "The request lacked necessary "
+    "authorization to be completed. Please see the certificate authority "
+    "logs for more info.";
+
+struct sign_job {
+	struct api		*a;
+	struct evhttp_request	*req;
+	struct pbuf		 tbs;
+	uint8_t			 alg;
+	char			 jti[256];
+	struct store_cert	 sc;
+	struct pbuf		 der;
+};
+
+static void
+bad_request(struct evhttp_request *req, const char *detail)
+{
+	char	 m[1024];
+
+	snprintf(m, sizeof(m), "The request could not be completed: %s.",
+	    detail);
+	reply_error(req, 400, m);
+}
+
+static void
+forbidden(struct evhttp_request *req, const char *detail)
+{
+	char	 m[1024];
+
+	snprintf(m, sizeof(m), "The request was forbidden by the certificate "
+	    "authority: %s.", detail);
+	reply_error(req, 403, m);
+}
+
+static void
+job_free(struct sign_job *j)
+{
+	pbuf_free(&j->tbs);
+	pbuf_free(&j->der);
+	free(j);
+}
+
+/* PEM with 64-column lines and a final newline, as step-ca sends. */
+static char *
+pem(const uint8_t *der, size_t n)
+{
+	static const char hd[] = "-----BEGIN CERTIFICATE-----\n";
+	static const char ft[] = "-----END CERTIFICATE-----\n";
+	size_t	 b64 = 4 * ((n + 2) / 3), lines = (b64 + 63) / 64, i, o;
+	char	*s, *tmp;
+
+	if ((tmp = malloc(b64 + 1)) == NULL ||
+	    (s = malloc(sizeof(hd) + b64 + lines + sizeof(ft))) == NULL) {
+		free(tmp);
+		return NULL;
+	}
+	EVP_EncodeBlock((unsigned char *)tmp, der, (int)n);
+	memcpy(s, hd, sizeof(hd) - 1);
+	o = sizeof(hd) - 1;
+	for (i = 0; i < b64; i += 64) {
+		memcpy(s + o, tmp + i, b64 - i < 64 ? b64 - i : 64);
+		o += b64 - i < 64 ? b64 - i : 64;
+		s[o++] = '\n';
+	}
+	memcpy(s + o, ft, sizeof(ft));
+	free(tmp);
+	return s;
+}
+
+static void
+on_stored(int ok, void *arg)
+{
+	struct sign_job	*j = arg;
+	cJSON		*o, *chain, *tls, *cs;
+	char		*leaf;
+
+	if (!ok) {
+		reply_error(j->req, 500, "The certificate authority encountered "
+		    "an Internal Server Error. Please see the certificate "
+		    "authority logs for more info.");
+		job_free(j);
+		return;
+	}
+	if ((leaf = pem(j->der.data, j->der.len)) == NULL ||
+	    (o = cJSON_CreateObject()) == NULL) {
+		free(leaf);
+		reply_error(j->req, 500, "out of memory");
+		job_free(j);
+		return;
+	}
+	cJSON_AddStringToObject(o, "crt", leaf);
+	cJSON_AddStringToObject(o, "ca", j->a->inter_pem);
+	chain = cJSON_AddArrayToObject(o, "certChain");
+	cJSON_AddItemToArray(chain, cJSON_CreateString(leaf));
+	cJSON_AddItemToArray(chain, cJSON_CreateString(j->a->inter_pem));
+	tls = cJSON_AddObjectToObject(o, "tlsOptions");
+	cs = cJSON_AddArrayToObject(tls, "cipherSuites");
+	cJSON_AddItemToArray(cs, cJSON_CreateString(
+	    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"));
+	cJSON_AddItemToArray(cs, cJSON_CreateString(
+	    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"));
+	cJSON_AddNumberToObject(tls, "minVersion", 1.2);
+	cJSON_AddNumberToObject(tls, "maxVersion", 1.3);
+	cJSON_AddBoolToObject(tls, "renegotiation", 0);
+	free(leaf);
+	reply_json(j->req, 201, o);
+	job_free(j);
+}
+
+static void
+on_signed(int status, const uint8_t *sig, size_t siglen, const char *msg,
+    void *arg)
+{
+	struct sign_job	*j = arg;
+
+	if (status != PROTO_OK) {
+		fprintf(stderr, "p11ca-api: sign %s: signer: %s\n", j->sc.serial,
+		    msg ? msg : "failed");
+		store_jti_release(j->a->store, j->jti);
+		if (status == PROTO_E_REFUSED)
+			forbidden(j->req, "the signer refused the certificate");
+		else
+			reply_error(j->req, 503, "The certificate authority is "
+			    "temporarily unable to sign; try again.");
+		job_free(j);
+		return;
+	}
+	if (tbs_certificate(j->tbs.data, j->tbs.len, j->alg, sig, siglen,
+	    &j->der) == -1) {
+		store_jti_release(j->a->store, j->jti);
+		reply_error(j->req, 500, "cannot assemble the certificate");
+		job_free(j);
+		return;
+	}
+	j->sc.der = j->der.data;
+	j->sc.derlen = j->der.len;
+	if (store_put_cert(j->a->store, &j->sc, on_stored, j) == -1) {
+		store_jti_release(j->a->store, j->jti);
+		reply_error(j->req, 500, "cannot store the certificate");
+		job_free(j);
+	}
+}
+
+/* RFC 3339 ("2006-01-02T15:04:05Z", offsets, fractions) or a duration. */
+static int
+when(const char *s, time_t now, time_t *t)
+{
+	struct tm	 tm = { 0 };
+	const char	*p;
+	long		 d;
+	int		 oh, om, n = 0;
+
+	if (duration_parse(s, &d) == 0) {
+		*t = now + d;
+		return 0;
+	}
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	    n != 19)
+		return -1;
+	p = s + n;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if ((*t = timegm(&tm)) == -1)
+		return -1;
+	if (strcmp(p, "Z") == 0)
+		return 0;
+	if ((*p != '+' && *p != '-') || sscanf(p + 1, "%2d:%2d%n", &oh, &om,
+	    &n) != 2 || p[1 + n] != '\0')
+		return -1;
+	*t -= (*p == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
+	return 0;
+}
+
+static const char *
+member(const cJSON *o, const char *name)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Per SAN type, a CSR that names any must name exactly the token's. */
+static const char *
+csr_matches(const struct csr *c, const struct token *t, char *why,
+    size_t whysz)
+{
+	char		 norm[64];
+	uint8_t		 ip[16];
+	int		 type, i, k, found, nc, nt;
+
+	if (c->cn[0] && strcmp(c->cn, t->sub) != 0) {
+		snprintf(why, whysz, "certificate request does not contain the "
+		    "valid common name - got %.100s, want %.100s", c->cn,
+		    t->sub);
+		return why;
+	}
+	for (type = SAN_DNS; type <= SAN_URI; type++) {
+		for (i = nc = 0; i < c->nsans; i++)
+			nc += c->sans[i].type == (enum san_type)type;
+		if (nc == 0)
+			continue;
+		for (k = nt = 0; k < t->nsans; k++) {
+			if (tbs_san_type(t->sans[k]) != type)
+				continue;
+			nt++;
+			snprintf(norm, sizeof(norm), "%s", t->sans[k]);
+			if (type == SAN_IP && (inet_pton(AF_INET, t->sans[k],
+			    ip) == 1 ? inet_ntop(AF_INET, ip, norm,
+			    sizeof(norm)) : inet_pton(AF_INET6, t->sans[k],
+			    ip) == 1 ? inet_ntop(AF_INET6, ip, norm,
+			    sizeof(norm)) : NULL) == NULL)
+				continue;
+			for (i = found = 0; i < c->nsans && !found; i++)
+				found = c->sans[i].type == (enum san_type)type &&
+				    (type == SAN_DNS ? strcasecmp(norm,
+				    c->sans[i].value) : strcmp(norm,
+				    c->sans[i].value)) == 0;
+			if (!found)
+				break;
+		}
+		if (k < t->nsans || nt != nc) {
+			snprintf(why, whysz, "certificate request names do not "
+			    "match the token's");
+			return why;
+		}
+	}
+	return NULL;
+}
+
+/* The step provisioner extension: SEQUENCE { 1 (JWK), name, kid }. */
+static int
+prov_ext(struct pbuf *b, const struct provisioner *p)
+{
+	struct pbuf	 v, e;
+	size_t		 m;
+	uint8_t		 one = 1;
+	int		 rc = -1;
+
+	pbuf_init(&v);
+	pbuf_init(&e);
+	if ((m = der_open(&v, 0x30)) != (size_t)-1 &&
+	    der_put_uint(&v, &one, 1) == 0 &&
+	    der_put(&v, 0x04, p->name, strlen(p->name)) == 0 &&
+	    der_put(&v, 0x04, p->kid, strlen(p->kid)) == 0 &&
+	    der_close(&v, m) == 0 && (m = der_open(&e, 0x30)) != (size_t)-1 &&
+	    der_put(&e, 0x06, "\x2b\x06\x01\x04\x01\x82\xa4\x64\xc6\x28\x40\x01",
+	    12) == 0 && der_put(&e, 0x04, v.data, v.len) == 0 &&
+	    der_close(&e, m) == 0)
+		rc = pbuf_add(b, e.data, e.len);
+	pbuf_free(&v);
+	pbuf_free(&e);
+	return rc;
+}
+
+static int
+cn_name(struct pbuf *b, const char *cn)
+{
+	size_t	 a, s, r;
+
+	if ((a = der_open(b, 0x30)) == (size_t)-1 ||
+	    (s = der_open(b, 0x31)) == (size_t)-1 ||
+	    (r = der_open(b, 0x30)) == (size_t)-1 ||
+	    der_put(b, 0x06, "\x55\x04\x03", 3) == -1 ||
+	    der_put(b, 0x0c, cn, strlen(cn)) == -1 || der_close(b, r) == -1 ||
+	    der_close(b, s) == -1)
+		return -1;
+	return der_close(b, a);
+}
+
+/* Validity from the request and the provisioner's claims (step-ca's rules). */
+static const char *
+validity(const cJSON *body, const struct claims *cl, time_t now, time_t *nb,
+    time_t *na, char *why, size_t whysz)
+{
+	const char	*s;
+	long		 d, max = cl->max_tls;
+
+	*nb = now - BACKDATE;
+	*na = now + cl->default_tls;
+	if ((s = member(body, "notBefore")) != NULL && *s) {
+		if (when(s, now, nb) == -1)
+			return "invalid notBefore";
+		max -= BACKDATE;	/* no backdate then */
+	}
+	if ((s = member(body, "notAfter")) != NULL && *s &&
+	    when(s, now, na) == -1)
+		return "invalid notAfter";
+	d = *na - *nb;
+	max += BACKDATE;
+	if (d < cl->min_tls) {
+		snprintf(why, whysz, "requested duration of %lds is less than "
+		    "the authorized minimum certificate duration of %lds", d,
+		    cl->min_tls);
+		return why;
+	}
+	if (d > max) {
+		snprintf(why, whysz, "requested duration of %lds is more than "
+		    "the authorized maximum certificate duration of %lds", d,
+		    max);
+		return why;
+	}
+	return NULL;
+}
+
+void
+h_sign(struct api *a, struct evhttp_request *req, const char *rest)
+{
+	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	struct token_policy	 pol = { a->provs, a->nprovs,
+	    (const char *const *)a->cfg.dns, a->cfg.ndns, a->root_fp, 3600,
+	    time(NULL) };
+	struct token		 t;
+	struct csr		 c;
+	struct tbs_profile	 pr;
+	struct sign_job		*j = NULL;
+	struct pbuf		 ext, subj;
+	uint8_t			*der = NULL, serial[16];
+	size_t			 derlen, n = evbuffer_get_length(in);
+	const char		*csr_pem, *ott, *why;
+	char			 w[512], fp[64];
+	time_t			 nb, na;
+	cJSON			*body;
+	int			 k, reserved = 0;
+
+	(void)rest;
+	memset(&t, 0, sizeof(t));
+	pbuf_init(&ext);
+	pbuf_init(&subj);
+	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1), n);
+	if (body == NULL || !cJSON_IsObject(body)) {
+		bad_request(req, "error decoding json");
+		goto out;
+	}
+	if ((csr_pem = member(body, "csr")) == NULL || *csr_pem == '\0') {
+		bad_request(req, "missing csr");
+		goto out;
+	}
+	if (csr_pem_to_der(csr_pem, &der, &derlen) == -1) {
+		bad_request(req, "error decoding json");
+		goto out;
+	}
+	if (csr_parse(der, derlen, &c, w, sizeof(w)) == -1) {
+		bad_request(req, "invalid csr");
+		goto out;
+	}
+	if ((ott = member(body, "ott")) == NULL || *ott == '\0') {
+		bad_request(req, "missing ott");
+		goto out;
+	}
+	if (token_verify(ott, AUD_SIGN, &pol, &t, w, sizeof(w)) == -1) {
+		fprintf(stderr, "p11ca-api: sign: token refused: %s\n", w);
+		reply_error(req, 401, unauthorized);
+		goto out;
+	}
+	/* Recorded only now, after the signature verified (step-ca: before). */
+	if ((k = store_jti_reserve(a->store, t.jti)) != 0) {
+		fprintf(stderr, "p11ca-api: sign: token %s\n", k == 1 ?
+		    "already used" : "cannot be recorded");
+		reply_error(req, k == 1 ? 401 : 500, k == 1 ? unauthorized :
+		    "cannot record the token");
+		goto out;
+	}
+	reserved = 1;
+	if (t.cnf[0]) {
+		if ((why = jose_b64url_encode(c.fp, 32)) == NULL)
+			goto oom;
+		snprintf(fp, sizeof(fp), "%s", why);
+		free((void *)why);
+		if (strcmp(fp, t.cnf) != 0) {
+			forbidden(req, "certificate request does not match the "
+			    "token's cnf fingerprint");
+			goto out;
+		}
+	}
+	if ((why = csr_matches(&c, &t, w, sizeof(w))) != NULL ||
+	    (why = validity(body, &t.prov->claims, pol.now, &nb, &na, w,
+	    sizeof(w))) != NULL) {
+		forbidden(req, why);
+		goto out;
+	}
+	if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(a->inter), na) < 0) {
+		forbidden(req, "requested validity ends after the CA's own");
+		goto out;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    RAND_bytes(serial, sizeof(serial)) != 1)
+		goto oom;
+	j->a = a;
+	j->req = req;
+	j->alg = a->alg;
+	pbuf_init(&j->tbs);
+	pbuf_init(&j->der);
+	/* 128 random bits: DER adds a zero byte when the top bit is set. */
+	for (k = 0; k < 16; k++)
+		snprintf(j->sc.serial + 2 * k, 3, "%02x", serial[k]);
+	if (cn_name(&subj, t.sub) == -1 ||
+	    tbs_ext_san(&ext, (const char *const *)t.sans, t.nsans) == -1 ||
+	    tbs_ext_eku(&ext, EKU_SERVER_AUTH | EKU_CLIENT_AUTH) == -1 ||
+	    prov_ext(&ext, t.prov) == -1)
+		goto oom;
+	pr = (struct tbs_profile){ .serial = serial, .seriallen = 16,
+	    .alg = a->alg, .issuer = a->inter_subject,
+	    .issuerlen = a->inter_subjectlen, .not_before = nb,
+	    .not_after = na, .subject = subj.data, .subjectlen = subj.len,
+	    .spki = c.spki, .spkilen = c.spkilen, .ca = 0, .pathlen = -1,
+	    .keyusage = KU_DIGITAL_SIGNATURE | (c.keytype == KEYTYPE_RSA ?
+	    KU_KEY_ENCIPHERMENT : 0), .aki_spki = a->inter_spki,
+	    .aki_spkilen = a->inter_spkilen, .extra = ext.data,
+	    .extralen = ext.len };
+	if (tbs_encode(&pr, &j->tbs) == -1)
+		goto oom;
+	snprintf(j->jti, sizeof(j->jti), "%s", t.jti);
+	snprintf(j->sc.jti, sizeof(j->sc.jti), "%s", t.jti);
+	snprintf(j->sc.subject, sizeof(j->sc.subject), "CN=%s", t.sub);
+	for (k = 0; k < t.nsans; k++)
+		snprintf(j->sc.sans + strlen(j->sc.sans), sizeof(j->sc.sans) -
+		    strlen(j->sc.sans), "%s%s", k ? "," : "", t.sans[k]);
+	snprintf(j->sc.provisioner, sizeof(j->sc.provisioner), "%s",
+	    t.prov->name);
+	j->sc.not_before = nb;
+	j->sc.not_after = na;
+	if (link_sign(a->link, a->cfg.signer_key, KIND_X509_TBS, a->alg,
+	    j->tbs.data, j->tbs.len, on_signed, j) == -1) {
+		reply_error(req, 503, "The certificate authority is temporarily "
+		    "unable to sign; try again.");
+		goto out;
+	}
+	j = NULL;	/* on_signed owns it now */
+	reserved = 0;
+	goto out;
+oom:
+	reply_error(req, 500, "out of memory");
+out:
+	if (reserved)
+		store_jti_release(a->store, t.jti);
+	if (j)
+		job_free(j);
+	token_free(&t);
+	cJSON_Delete(body);
+	free(der);
+	pbuf_free(&ext);
+	pbuf_free(&subj);
+}
