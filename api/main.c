@@ -12,6 +12,9 @@
 #include <openssl/crypto.h>
 
 #include "api/api.h"
+#include "api/signer_link.h"
+#include "appliance/store.h"
+#include "policy/provisioner.h"
 
 static const char usage[] =
 "usage: p11ca-api [-c CA.JSON]\n"
@@ -79,8 +82,13 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (config_load(cfg, &a.cfg, err, sizeof(err)) == -1 ||
+	    provisioners_load(cJSON_GetObjectItemCaseSensitive(a.cfg.json,
+	    "authority"), &a.provs, &a.nprovs, err, sizeof(err)) == -1 ||
 	    tls_setup(&a, err, sizeof(err)) == -1 ||
 	    (a.base = event_base_new()) == NULL ||
+	    (a.store = store_open(a.cfg.db, a.base, err, sizeof(err))) ==
+	    NULL ||
+	    (a.link = link_new(a.base, a.cfg.signer_socket)) == NULL ||
 	    server_listen(&a, err, sizeof(err)) == -1) {
 		fprintf(stderr, "p11ca-api: %s\n", err);
 		goto out;
@@ -98,6 +106,12 @@ main(int argc, char **argv)
 out:
 	if (a.http)
 		evhttp_free(a.http);
+	link_free(a.link);
+	if (a.store)
+		store_close(a.store);
+	provisioners_free(a.provs, a.nprovs);
+	free(a.inter_subject);
+	free(a.inter_spki);
 	if (a.base)
 		event_base_free(a.base);
 	SSL_CTX_free(a.ssl);

@@ -34,6 +34,7 @@ static const struct route {
 	{ EVHTTP_REQ_GET, "/federation", 0, h_federation },
 	{ EVHTTP_REQ_GET, "/provisioners", 0, h_provisioners },
 	{ EVHTTP_REQ_GET, "/provisioners/", 1, h_encrypted_key },
+	{ EVHTTP_REQ_POST, "/sign", 0, h_sign },
 };
 
 static void

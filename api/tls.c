@@ -104,8 +104,9 @@ issue_own(struct api *a, EVP_PKEY *key, char *err, size_t errsz)
 		goto out;
 	}
 	serial[0] = (serial[0] & 0x7f) | 0x40;
+	a->alg = alg_for(kt);
 	pr = (struct tbs_profile){ .serial = serial, .seriallen = 16,
-	    .alg = alg_for(kt), .issuer = issuer, .issuerlen = il,
+	    .alg = a->alg, .issuer = issuer, .issuerlen = il,
 	    .not_before = now - 60, .not_after = na, .subject = subj,
 	    .subjectlen = jl, .spki = spki, .spkilen = sl, .pathlen = -1,
 	    .keyusage = KU_DIGITAL_SIGNATURE, .aki_spki = ispki,
@@ -152,6 +153,53 @@ alpn(SSL *s, const unsigned char **out, unsigned char *outlen,
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/* The issuing key's algorithm, from the signer (the key is the token's). */
+static int
+key_alg(struct api *a, char *err, size_t errsz)
+{
+	struct signer_client	*sc;
+	uint8_t			*spki = NULL;
+	size_t			 n;
+	int			 kt, rc = -1;
+
+	if ((sc = signer_connect(a->cfg.signer_socket, err, errsz)) != NULL &&
+	    signer_public_key(sc, a->cfg.signer_key, &kt, &spki, &n, NULL, err,
+	    errsz) == 0) {
+		a->alg = alg_for(kt);
+		rc = 0;
+	}
+	free(spki);
+	signer_close(sc);
+	return rc;
+}
+
+/* The issuer's name and key, DER-encoded once for every TBS. */
+static int
+issuer_pieces(struct api *a)
+{
+	unsigned char	*p = NULL;
+	int		 n;
+
+	if ((n = i2d_X509_NAME(X509_get_subject_name(a->inter), &p)) <= 0 ||
+	    (a->inter_subject = malloc(n)) == NULL) {
+		OPENSSL_free(p);
+		return -1;
+	}
+	memcpy(a->inter_subject, p, n);
+	a->inter_subjectlen = n;
+	OPENSSL_free(p);
+	p = NULL;
+	if ((n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(a->inter), &p)) <= 0 ||
+	    (a->inter_spki = malloc(n)) == NULL) {
+		OPENSSL_free(p);
+		return -1;
+	}
+	memcpy(a->inter_spki, p, n);
+	a->inter_spkilen = n;
+	OPENSSL_free(p);
+	return 0;
+}
+
 int
 tls_setup(struct api *a, char *err, size_t errsz)
 {
@@ -170,7 +218,13 @@ tls_setup(struct api *a, char *err, size_t errsz)
 		    a->cfg.crt);
 		return -1;
 	}
+	if (issuer_pieces(a) == -1) {
+		snprintf(err, errsz, "cannot encode the intermediate's name");
+		return -1;
+	}
 	if (a->cfg.tls_crt[0]) {
+		if (key_alg(a, err, errsz) == -1)
+			return -1;
 		if ((fp = fopen(a->cfg.tls_key, "r")) != NULL) {
 			key = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
 			fclose(fp);

@@ -28,6 +28,13 @@ struct store_cert {
 	char		 jti[256];	/* also recorded as used */
 };
 
+/*
+ * Every function here is for the event loop's thread (the one running
+ * base); done callbacks run there too. store_close waits for the writer to
+ * commit what is queued and reports it: call it at shutdown, not from a
+ * done callback.
+ */
+
 /* Opens (creating and migrating) the database; the writer thread starts. */
 struct store *store_open(const char *path, struct event_base *base,
 	    char *err, size_t errsz);
@@ -46,8 +53,35 @@ void	store_jti_release(struct store *s, const char *jti);
  * Queues the certificate (copied) and its jti; done(ok, arg) runs on the
  * event loop once the group holding it is committed (ok 1) or failed
  * (ok 0). Returns -1 when it cannot even be queued.
+ * (Before done runs the jti is held: store_jti_release leaves it alone.
+ * With ok 1 it is used for good; with ok 0 the store has released it,
+ * unless the failure was that the jti is used already.)
  */
 int	store_put_cert(struct store *s, const struct store_cert *c,
 	    void (*done)(int ok, void *arg), void *arg);
+
+/*
+ * At most this many certificates put and not yet reported; beyond it
+ * store_put_cert returns -1 (the disk is behind: answer 503).
+ */
+#define STORE_MAX_PENDING	16384
+
+struct store_stats {
+	uint64_t	 groups;	/* transactions begun */
+	uint64_t	 commits;	/* of those, committed */
+	uint64_t	 certs_ok;	/* reported with ok 1 */
+	uint64_t	 certs_failed;	/* reported with ok 0 */
+	char		 last_error[256]; /* the last failure (a group, a
+					    checkpoint), or "" */
+};
+
+/* A snapshot of the writer's counters (tests, bench, metrics later). */
+void	store_get_stats(struct store *s, struct store_stats *st);
+
+/*
+ * At most max certificates per transaction from now on; 0, the default,
+ * is no limit, 1 is one transaction (one fsync) per certificate.
+ */
+void	store_set_group_max(struct store *s, size_t max);
 
 #endif
