@@ -28,6 +28,13 @@ char	*cli_read_file(const char *path, size_t *n);
 int	cli_random_secret(char *out, size_t len);
 int	cli_mkdirs(const char *home);
 
+/*
+ * One HTTPS request to the CA at base ("https://host:port"), verified
+ * against root. *resp is the body (caller frees), *status the HTTP code.
+ */
+int	cli_https(const char *base, const char *root, const char *method,
+	    const char *path, const char *body, int *status, char **resp);
+
 void	cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	cli_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -35,5 +42,10 @@ int	cmd_init(int argc, char **argv);
 int	cmd_hsm_list(int argc, char **argv);
 int	cmd_hsm_keygen(int argc, char **argv);
 int	cmd_audit_verify(int argc, char **argv);
+int	cmd_ca_token(int argc, char **argv);
+int	cmd_ca_certificate(int argc, char **argv);
+int	cmd_ca_health(int argc, char **argv);
+int	cmd_ca_root(int argc, char **argv);
+int	cmd_certificate_fingerprint(int argc, char **argv);
 
 #endif

@@ -15,6 +15,15 @@ static const struct command commands[] = {
 	    "token" },
 	{ "audit verify", cmd_audit_verify, "check the signer's audit log "
 	    "hash chain" },
+	{ "ca token", cmd_ca_token, "make a one-time token for a certificate "
+	    "(as step ca token)" },
+	{ "ca certificate", cmd_ca_certificate, "make a key, have the CA "
+	    "certify it" },
+	{ "ca health", cmd_ca_health, "ask the CA whether it is healthy" },
+	{ "ca root", cmd_ca_root, "download and check the CA's root "
+	    "certificate" },
+	{ "certificate fingerprint", cmd_certificate_fingerprint, "SHA-256 "
+	    "fingerprint of a certificate" },
 };
 
 static void
@@ -26,7 +35,7 @@ usage(FILE *out)
 	    "more)\n\np11ca is the operator's tool for a p11ca certificate "
 	    "authority.\n\ncommands:\n", out);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-14s %s\n", commands[i].name,
+		fprintf(out, "  %-24s %s\n", commands[i].name,
 		    commands[i].summary);
 	fputs("\nThe state directory is --home, else $P11CA_HOME, else "
 	    "~/.p11ca.\n", out);
