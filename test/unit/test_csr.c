@@ -394,14 +394,21 @@ refused(const void *p, size_t n, const char *word)
 	assert_int_equal(ERR_peek_error(), 0);
 }
 
+/* Accepted, and with a key OpenSSL's own SPKI decoder takes as well. */
 static void
 accepted(const void *p, size_t n, struct csr *c)
 {
-	char	 why[128] = "";
+	const unsigned char	*q;
+	EVP_PKEY		*pk;
+	char			 why[128] = "";
 
 	if (parse_copy(p, n, c, why, sizeof(why)) != 0)
 		fail_msg("refused: %s", why);
 	assert_int_equal(ERR_peek_error(), 0);
+	q = c->spki;
+	assert_non_null(pk = d2i_PUBKEY(NULL, &q, (long)c->spkilen));
+	assert_ptr_equal(q, c->spki + c->spkilen);
+	EVP_PKEY_free(pk);
 }
 
 static void
