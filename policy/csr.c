@@ -42,10 +42,10 @@
 #define OID_ED25519	"\x06\x03\x2b\x65\x70"
 #define DER_NULLV	"\x05\x00"
 
-/* Nesting allowed inside the parts we skip (other attributes etc.). */
+/* Levels of TLVs allowed in what is skipped (other attributes etc.). */
 #define SKIP_DEPTH	16
-/* OpenSSL refuses larger moduli at verification (RSA_MAX_MODULUS_BITS). */
 #define RSA_MIN_BITS	2048
+/* OpenSSL refuses larger moduli at verification (RSA_MAX_MODULUS_BITS). */
 #define RSA_MAX_BITS	16384
 /* Go's crypto/rsa, hence step-ca, refuses exponents above 2^31 - 1. */
 #define RSA_MAX_EXP	0x7fffffffu
@@ -211,20 +211,29 @@ algid(const struct der_tlv *seq, struct der_tlv *oid, struct der *params)
 	return 0;
 }
 
+/* Strips the sign octet off a non-negative minimal INTEGER's contents. */
+static void
+magnitude(const struct der_tlv *t, const uint8_t **p, size_t *n)
+{
+	*p = t->val;
+	*n = t->len;
+	if (*n > 1 && **p == 0) {
+		(*p)++;
+		(*n)--;
+	}
+}
+
 /* An INTEGER in [0, max], as *v. */
 static int
 small_uint(const struct der_tlv *t, uint32_t max, uint32_t *v)
 {
-	const uint8_t	*p = t->val;
-	size_t		 n = t->len;
+	const uint8_t	*p;
+	size_t		 n;
 	uint32_t	 x = 0;
 
-	if (der_int(t) == -1 || (p[0] & 0x80))
+	if (der_int(t) == -1 || (t->val[0] & 0x80))
 		return -1;
-	if (n > 1 && p[0] == 0) {
-		p++;
-		n--;
-	}
+	magnitude(t, &p, &n);
 	if (n > 4)
 		return -1;
 	while (n-- > 0)
@@ -270,6 +279,25 @@ utf8_len(const uint8_t *p, size_t n)
 	return k;
 }
 
+/* The UTF-8 of a code point below 0x10000 into u; its length. */
+static size_t
+utf8_put(uint8_t u[3], uint32_t cp)
+{
+	if (cp < 0x80) {
+		u[0] = (uint8_t)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		u[0] = (uint8_t)(0xc0 | cp >> 6);
+		u[1] = (uint8_t)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	u[0] = (uint8_t)(0xe0 | cp >> 12);
+	u[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+	u[2] = (uint8_t)(0x80 | (cp & 0x3f));
+	return 3;
+}
+
 /*
  * A commonName value into out as NUL-terminated UTF-8. Control
  * characters (NUL above all) are refused: the name is compared with the
@@ -279,9 +307,10 @@ static const char *
 cn_value(const struct der_tlv *v, char *out, size_t outsz)
 {
 	const struct strtype	*st = NULL;
+	const uint8_t		*src;
 	uint8_t			 u[3];
 	uint32_t		 cp;
-	size_t			 i, k, o = 0;
+	size_t			 i, adv, k, o = 0;
 
 	for (i = 0; i < sizeof(strtypes) / sizeof(strtypes[0]); i++)
 		if (strtypes[i].tag == v->tag)
@@ -290,47 +319,29 @@ cn_value(const struct der_tlv *v, char *out, size_t outsz)
 		return "unsupported commonName string type";
 	if (st->conv == SC_BMP && v->len % 2 != 0)
 		return "malformed commonName";
-	for (i = 0; i < v->len; i += k) {
+	/* adv bytes of input become the k bytes at src. */
+	for (i = 0; i < v->len; i += adv) {
 		if (st->conv == SC_BMP) {
-			k = 2;
+			adv = 2;
 			cp = (uint32_t)v->val[i] << 8 | v->val[i + 1];
 			if (cp >= 0xd800 && cp <= 0xdfff)
 				return "malformed commonName";
+			k = utf8_put(u, cp);
+			src = u;
 		} else {
-			k = st->conv == SC_ASCII ? v->val[i] < 0x80 :
+			adv = k = st->conv == SC_ASCII ? v->val[i] < 0x80 :
 			    utf8_len(v->val + i, v->len - i);
 			if (k == 0)
 				return "commonName is not valid text";
 			cp = v->val[i];
+			src = v->val + i;
 		}
 		if (cp < 0x20 || cp == 0x7f)
 			return "control character in commonName";
-		if (st->conv == SC_BMP) {
-			/* UTF-8 of a code point below 0x10000, not a surrogate. */
-			if (cp < 0x80) {
-				u[0] = (uint8_t)cp;
-				k = 1;
-			} else if (cp < 0x800) {
-				u[0] = (uint8_t)(0xc0 | cp >> 6);
-				u[1] = (uint8_t)(0x80 | (cp & 0x3f));
-				k = 2;
-			} else {
-				u[0] = (uint8_t)(0xe0 | cp >> 12);
-				u[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-				u[2] = (uint8_t)(0x80 | (cp & 0x3f));
-				k = 3;
-			}
-			if (k > outsz - 1 - o)
-				return "commonName too long";
-			memcpy(out + o, u, k);
-			o += k;
-			k = 2;
-		} else {
-			if (k > outsz - 1 - o)
-				return "commonName too long";
-			memcpy(out + o, v->val + i, k);
-			o += k;
-		}
+		if (k > outsz - 1 - o)
+			return "commonName too long";
+		memcpy(out + o, src, k);
+		o += k;
 	}
 	out[o] = '\0';
 	return NULL;
@@ -385,18 +396,6 @@ to_host(uint8_t *dst, const uint8_t *be, size_t n)
 	for (i = 0; i < n; i++)
 		dst[i] = be[n - 1 - i];
 #endif
-}
-
-/* Strips the sign octet off a non-negative minimal INTEGER's contents. */
-static void
-magnitude(const struct der_tlv *t, const uint8_t **p, size_t *n)
-{
-	*p = t->val;
-	*n = t->len;
-	if (*n > 1 && **p == 0) {
-		(*p)++;
-		(*n)--;
-	}
 }
 
 static EVP_PKEY *
@@ -653,7 +652,7 @@ verify(const struct der_tlv *alg, const struct der_tlv *sig,
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgfmd) <= 0)))
-		err = "signature check failed";
+		err = "CSR signature cannot be checked";
 	else if (EVP_DigestVerify(ctx, sig->val + 1, sig->len - 1, cri->raw,
 	    cri->rawlen) != 1)
 		err = "bad CSR signature";
@@ -834,16 +833,14 @@ csr_parse(const uint8_t *der, size_t len, struct csr *c, char *why,
 	const char	*err;
 
 	memset(c, 0, sizeof(*c));
-	if (der == NULL)
-		err = "malformed CSR";
-	else
-		err = parse(der, len, c);
+	/* err says what failed inside OpenSSL; its queue stays as it was. */
+	ERR_set_mark();
+	err = der == NULL ? "malformed CSR" : parse(der, len, c);
+	ERR_pop_to_mark();
 	if (err == NULL)
 		return 0;
 	/* Nothing half-read may be mistaken for a result. */
 	memset(c, 0, sizeof(*c));
-	/* What failed inside OpenSSL is said by err; keep its queue empty. */
-	ERR_clear_error();
 	if (why != NULL && whysz > 0)
 		snprintf(why, whysz, "%s", err);
 	return -1;

@@ -994,6 +994,25 @@ test_extensions(void **state)
 	add_wrap(&attrs, 0x30, &a);
 	simple_req(&req, &attrs);
 	refused(req.b, req.n, "malformed attributes");
+	/* nesting as deep as the skipper goes (the SET and 15), and deeper */
+	for (int depth = 15; depth <= 16; depth++) {
+		a.n = 0;
+		add(&a, S("\x05\x00"));
+		for (int j = 0; j < depth; j++)
+			wrap(&a, 0x30);
+		wrap(&a, 0x31);
+		v = a;
+		a.n = 0;
+		add(&a, S("\x06\x03\x2a\x03\x04"));
+		add(&a, v.b, v.n);
+		attrs.n = 0;
+		add_wrap(&attrs, 0x30, &a);
+		simple_req(&req, &attrs);
+		if (depth == 15)
+			accepted(req.b, req.n, &c);
+		else
+			refused(req.b, req.n, "malformed attributes");
+	}
 	/* and an OID is an OID */
 	a.n = 0;
 	add(&a, S("\x06\x02\x2a\x83\x31\x00"));
@@ -1209,6 +1228,7 @@ test_keys(void **state)
 	static struct csr	 c;
 	static struct blob	 req, name, spki, attrs, bad, k, rsak;
 	BIGNUM			*n = NULL;
+	static uint8_t		 big[1 + 16384 / 8];
 	uint8_t			 nb[257];
 	size_t			 i;
 
@@ -1336,6 +1356,39 @@ test_keys(void **state)
 			refused(req.b, req.n, rsa[i].word != NULL ?
 			    rsa[i].word : "bad CSR signature");
 	}
+	/* 16385 bits; an exponent of five octets */
+	rsak.n = 0;
+	memset(big, 0xff, sizeof(big));
+	big[0] = 1;
+	add_tlv(&rsak, 0x02, big, 1 + 16384 / 8);
+	add_tlv(&rsak, 0x02, "\x01\x00\x01", 3);
+	wrap(&rsak, 0x30);
+	k.n = 0;
+	add(&k, "\0", 1);
+	add(&k, rsak.b, rsak.n);
+	bad.n = 0;
+	add(&bad, S("\x30\x0d\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"
+	    "\x05\x00"));
+	add_wrap(&bad, 0x03, &k);
+	wrap(&bad, 0x30);
+	req_of(&req, rsa2048, "\x02\x01\x00", 3, &name, &bad, &attrs, NULL, 0,
+	    S(ALG_RSA_SHA256), EVP_sha256());
+	refused(req.b, req.n, "larger than 16384");
+	rsak.n = 0;
+	add_tlv(&rsak, 0x02, nb, 257);
+	add_tlv(&rsak, 0x02, "\x01\x00\x00\x00\x01", 5);
+	wrap(&rsak, 0x30);
+	k.n = 0;
+	add(&k, "\0", 1);
+	add(&k, rsak.b, rsak.n);
+	bad.n = 0;
+	add(&bad, S("\x30\x0d\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"
+	    "\x05\x00"));
+	add_wrap(&bad, 0x03, &k);
+	wrap(&bad, 0x30);
+	req_of(&req, rsa2048, "\x02\x01\x00", 3, &name, &bad, &attrs, NULL, 0,
+	    S(ALG_RSA_SHA256), EVP_sha256());
+	refused(req.b, req.n, "exponent");
 	/* 2047 bits: the modulus shifted right by one */
 	rsak.n = 0;
 	for (i = 256; i > 1; i--)
