@@ -257,8 +257,14 @@ tls_setup(struct api *a, char *err, size_t errsz)
 	/* Ask for a client certificate, verify it if given, never demand it. */
 	store = SSL_CTX_get_cert_store(a->ssl);
 	cas = sk_X509_NAME_new_null();
+	/*
+	 * Root and intermediate are both anchors, as Go's ClientCAs are in
+	 * step-ca: a client may send its leaf alone.
+	 */
 	if (store == NULL || cas == NULL ||
 	    X509_STORE_add_cert(store, a->root) != 1 ||
+	    X509_STORE_add_cert(store, a->inter) != 1 ||
+	    X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) != 1 ||
 	    !sk_X509_NAME_push(cas, X509_NAME_dup(X509_get_subject_name(
 	    a->root))) || !sk_X509_NAME_push(cas, X509_NAME_dup(
 	    X509_get_subject_name(a->inter)))) {

@@ -176,17 +176,20 @@ on_signed(int status, const uint8_t *sig, size_t siglen, const char *msg,
 	}
 }
 
-/* RFC 3339 ("2006-01-02T15:04:05Z", offsets, fractions) or a duration. */
+/*
+ * RFC 3339 ("2006-01-02T15:04:05Z", offsets, fractions) or a duration
+ * from base. A field out of range is an error, never normalised.
+ */
 static int
-when(const char *s, time_t now, time_t *t)
+when(const char *s, time_t base, time_t *t)
 {
-	struct tm	 tm = { 0 };
+	struct tm	 tm = { 0 }, chk;
 	const char	*p;
 	long		 d;
 	int		 oh, om, n = 0;
 
 	if (duration_parse(s, &d) == 0) {
-		*t = now + d;
+		*t = base + d;
 		return 0;
 	}
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
@@ -199,15 +202,27 @@ when(const char *s, time_t now, time_t *t)
 			;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
-	if ((*t = timegm(&tm)) == -1)
+	chk = tm;
+	if ((*t = timegm(&tm)) == -1 || tm.tm_year != chk.tm_year ||
+	    tm.tm_mon != chk.tm_mon || tm.tm_mday != chk.tm_mday ||
+	    tm.tm_hour != chk.tm_hour || tm.tm_min != chk.tm_min ||
+	    tm.tm_sec != chk.tm_sec)
 		return -1;
 	if (strcmp(p, "Z") == 0)
 		return 0;
 	if ((*p != '+' && *p != '-') || sscanf(p + 1, "%2d:%2d%n", &oh, &om,
-	    &n) != 2 || p[1 + n] != '\0')
+	    &n) != 2 || p[1 + n] != '\0' || n != 5 || oh > 23 || om > 59)
 		return -1;
 	*t -= (*p == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
 	return 0;
+}
+
+static int
+str_or_absent(const cJSON *o, const char *name)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return v == NULL || cJSON_IsNull(v) || cJSON_IsString(v);
 }
 
 static const char *
@@ -218,15 +233,53 @@ member(const cJSON *o, const char *name)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Per SAN type, a CSR that names any must name exactly the token's. */
+/* A token SAN in the form the CSR reader gives: IPs in canonical text. */
+static int
+san_norm(const char *san, int type, char *out, size_t outsz)
+{
+	uint8_t	 ip[16];
+
+	if (type != SAN_IP)
+		return snprintf(out, outsz, "%s", san) < (int)outsz ? 0 : -1;
+	if (inet_pton(AF_INET, san, ip) == 1)
+		return inet_ntop(AF_INET, ip, out, outsz) ? 0 : -1;
+	return inet_pton(AF_INET6, san, ip) == 1 &&
+	    inet_ntop(AF_INET6, ip, out, outsz) ? 0 : -1;
+}
+
+static int
+in_token(const struct token *t, int type, const char *v)
+{
+	char	 norm[256];
+	int	 k;
+
+	for (k = 0; k < t->nsans; k++)
+		if (tbs_san_type(t->sans[k]) == type &&
+		    san_norm(t->sans[k], type, norm, sizeof(norm)) == 0 &&
+		    (type == SAN_DNS ? strcasecmp(norm, v) : strcmp(norm, v)) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Per SAN type, a CSR that names any must name exactly the token's set
+ * (as step-ca: sets, so order and repeats do not matter).
+ */
 static const char *
 csr_matches(const struct csr *c, const struct token *t, char *why,
     size_t whysz)
 {
-	char		 norm[64];
-	uint8_t		 ip[16];
-	int		 type, i, k, found, nc, nt;
+	char		 norm[256];
+	const char	*p;
+	int		 type, i, k, any;
 
+	for (k = 0; k < t->nsans; k++)
+		for (p = t->sans[k]; *p; p++)
+			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) {
+				snprintf(why, whysz, "subject alternative "
+				    "names must be printable ASCII");
+				return why;
+			}
 	if (c->cn[0] && strcmp(c->cn, t->sub) != 0) {
 		snprintf(why, whysz, "certificate request does not contain the "
 		    "valid common name - got %.100s, want %.100s", c->cn,
@@ -234,36 +287,32 @@ csr_matches(const struct csr *c, const struct token *t, char *why,
 		return why;
 	}
 	for (type = SAN_DNS; type <= SAN_URI; type++) {
-		for (i = nc = 0; i < c->nsans; i++)
-			nc += c->sans[i].type == (enum san_type)type;
-		if (nc == 0)
-			continue;
-		for (k = nt = 0; k < t->nsans; k++) {
-			if (tbs_san_type(t->sans[k]) != type)
+		for (i = any = 0; i < c->nsans; i++) {
+			if (c->sans[i].type != (enum san_type)type)
 				continue;
-			nt++;
-			snprintf(norm, sizeof(norm), "%s", t->sans[k]);
-			if (type == SAN_IP && (inet_pton(AF_INET, t->sans[k],
-			    ip) == 1 ? inet_ntop(AF_INET, ip, norm,
-			    sizeof(norm)) : inet_pton(AF_INET6, t->sans[k],
-			    ip) == 1 ? inet_ntop(AF_INET6, ip, norm,
-			    sizeof(norm)) : NULL) == NULL)
+			any = 1;
+			if (!in_token(t, type, c->sans[i].value))
+				goto mismatch;
+		}
+		for (k = 0; any && k < t->nsans; k++) {
+			if (tbs_san_type(t->sans[k]) != type ||
+			    san_norm(t->sans[k], type, norm, sizeof(norm)) == -1)
 				continue;
-			for (i = found = 0; i < c->nsans && !found; i++)
-				found = c->sans[i].type == (enum san_type)type &&
+			for (i = 0; i < c->nsans; i++)
+				if (c->sans[i].type == (enum san_type)type &&
 				    (type == SAN_DNS ? strcasecmp(norm,
 				    c->sans[i].value) : strcmp(norm,
-				    c->sans[i].value)) == 0;
-			if (!found)
-				break;
-		}
-		if (k < t->nsans || nt != nc) {
-			snprintf(why, whysz, "certificate request names do not "
-			    "match the token's");
-			return why;
+				    c->sans[i].value)) == 0)
+					break;
+			if (i == c->nsans)
+				goto mismatch;
 		}
 	}
 	return NULL;
+mismatch:
+	snprintf(why, whysz, "certificate request names do not match the "
+	    "token's");
+	return why;
 }
 
 /* The step provisioner extension: SEQUENCE { 1 (JWK), name, kid }. */
@@ -306,26 +355,34 @@ cn_name(struct pbuf *b, const char *cn)
 	return der_close(b, a);
 }
 
-/* Validity from the request and the provisioner's claims (step-ca's rules). */
+/*
+ * Validity from the request and the provisioner's claims, by step-ca's
+ * rules: notBefore defaults to now less the backdate; a notAfter duration
+ * counts from notBefore; the backdate is allowed on top of the maximum.
+ */
 static const char *
 validity(const cJSON *body, const struct claims *cl, time_t now, time_t *nb,
     time_t *na, char *why, size_t whysz)
 {
-	const char	*s;
+	const cJSON	*v;
+	time_t		 base = now;
 	long		 d, max = cl->max_tls;
 
 	*nb = now - BACKDATE;
-	*na = now + cl->default_tls;
-	if ((s = member(body, "notBefore")) != NULL && *s) {
-		if (when(s, now, nb) == -1)
-			return "invalid notBefore";
-		max -= BACKDATE;	/* no backdate then */
-	}
-	if ((s = member(body, "notAfter")) != NULL && *s &&
-	    when(s, now, na) == -1)
+	if ((v = cJSON_GetObjectItemCaseSensitive(body, "notBefore")) != NULL &&
+	    !cJSON_IsNull(v) && (!cJSON_IsString(v) || (*v->valuestring &&
+	    when(v->valuestring, now, nb) == -1)))
+		return "invalid notBefore";
+	if (cJSON_IsString(v) && *v->valuestring)
+		base = *nb;		/* no backdate then */
+	else
+		max += BACKDATE;
+	*na = base + cl->default_tls;
+	if ((v = cJSON_GetObjectItemCaseSensitive(body, "notAfter")) != NULL &&
+	    !cJSON_IsNull(v) && (!cJSON_IsString(v) || (*v->valuestring &&
+	    when(v->valuestring, base, na) == -1)))
 		return "invalid notAfter";
 	d = *na - *nb;
-	max += BACKDATE;
 	if (d < cl->min_tls) {
 		snprintf(why, whysz, "requested duration of %lds is less than "
 		    "the authorized minimum certificate duration of %lds", d,
@@ -366,7 +423,9 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	pbuf_init(&ext);
 	pbuf_init(&subj);
 	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1), n);
-	if (body == NULL || !cJSON_IsObject(body)) {
+	/* As Go's decoder: notBefore and notAfter are strings or nothing. */
+	if (body == NULL || !cJSON_IsObject(body) || !str_or_absent(body,
+	    "notBefore") || !str_or_absent(body, "notAfter")) {
 		bad_request(req, "error decoding json");
 		goto out;
 	}
@@ -379,6 +438,7 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 		goto out;
 	}
 	if (csr_parse(der, derlen, &c, w, sizeof(w)) == -1) {
+		fprintf(stderr, "p11ca-api: sign: invalid csr: %s\n", w);
 		bad_request(req, "invalid csr");
 		goto out;
 	}
@@ -450,7 +510,7 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 		goto oom;
 	snprintf(j->jti, sizeof(j->jti), "%s", t.jti);
 	snprintf(j->sc.jti, sizeof(j->sc.jti), "%s", t.jti);
-	snprintf(j->sc.subject, sizeof(j->sc.subject), "CN=%s", t.sub);
+	snprintf(j->sc.subject, sizeof(j->sc.subject), "CN=%.250s", t.sub);
 	for (k = 0; k < t.nsans; k++)
 		snprintf(j->sc.sans + strlen(j->sc.sans), sizeof(j->sc.sans) -
 		    strlen(j->sc.sans), "%s%s", k ? "," : "", t.sans[k]);
