@@ -176,47 +176,6 @@ on_signed(int status, const uint8_t *sig, size_t siglen, const char *msg,
 	}
 }
 
-/*
- * RFC 3339 ("2006-01-02T15:04:05Z", offsets, fractions) or a duration
- * from base. A field out of range is an error, never normalised.
- */
-static int
-when(const char *s, time_t base, time_t *t)
-{
-	struct tm	 tm = { 0 }, chk;
-	const char	*p;
-	long		 d;
-	int		 oh, om, n = 0;
-
-	if (duration_parse(s, &d) == 0) {
-		*t = base + d;
-		return 0;
-	}
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-	    n != 19)
-		return -1;
-	p = s + n;
-	if (*p == '.')
-		for (p++; isdigit((unsigned char)*p); p++)
-			;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	chk = tm;
-	if ((*t = timegm(&tm)) == -1 || tm.tm_year != chk.tm_year ||
-	    tm.tm_mon != chk.tm_mon || tm.tm_mday != chk.tm_mday ||
-	    tm.tm_hour != chk.tm_hour || tm.tm_min != chk.tm_min ||
-	    tm.tm_sec != chk.tm_sec)
-		return -1;
-	if (strcmp(p, "Z") == 0)
-		return 0;
-	if ((*p != '+' && *p != '-') || sscanf(p + 1, "%2d:%2d%n", &oh, &om,
-	    &n) != 2 || p[1 + n] != '\0' || n != 5 || oh > 23 || om > 59)
-		return -1;
-	*t -= (*p == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
-	return 0;
-}
-
 static int
 str_or_absent(const cJSON *o, const char *name)
 {
@@ -371,7 +330,7 @@ validity(const cJSON *body, const struct claims *cl, time_t now, time_t *nb,
 	*nb = now - BACKDATE;
 	if ((v = cJSON_GetObjectItemCaseSensitive(body, "notBefore")) != NULL &&
 	    !cJSON_IsNull(v) && (!cJSON_IsString(v) || (*v->valuestring &&
-	    when(v->valuestring, now, nb) == -1)))
+	    time_or_duration(v->valuestring, now, nb) == -1)))
 		return "invalid notBefore";
 	if (cJSON_IsString(v) && *v->valuestring)
 		base = *nb;		/* no backdate then */
@@ -380,7 +339,7 @@ validity(const cJSON *body, const struct claims *cl, time_t now, time_t *nb,
 	*na = base + cl->default_tls;
 	if ((v = cJSON_GetObjectItemCaseSensitive(body, "notAfter")) != NULL &&
 	    !cJSON_IsNull(v) && (!cJSON_IsString(v) || (*v->valuestring &&
-	    when(v->valuestring, base, na) == -1)))
+	    time_or_duration(v->valuestring, base, na) == -1)))
 		return "invalid notAfter";
 	d = *na - *nb;
 	if (d < cl->min_tls) {

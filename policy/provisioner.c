@@ -10,6 +10,7 @@
  * all > 0), as step-ca's Claimer.Validate() demands for TLS; we demand
  * it for the SSH durations too (stricter).
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -591,4 +592,45 @@ provisioner_find(const struct provisioner *p, int n, const char *iss,
 		if (strcmp(p[i].name, iss) == 0 && strcmp(p[i].kid, kid) == 0)
 			return &p[i];
 	return NULL;
+}
+
+/*
+ * RFC 3339 ("2006-01-02T15:04:05Z", offsets, fractions) or a duration
+ * from base. A field out of range is an error, never normalised.
+ */
+int
+time_or_duration(const char *s, time_t base, time_t *t)
+{
+	struct tm	 tm = { 0 }, chk;
+	const char	*p;
+	long		 d;
+	int		 oh, om, n = 0;
+
+	if (duration_parse(s, &d) == 0) {
+		*t = base + d;
+		return 0;
+	}
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	    n != 19)
+		return -1;
+	p = s + n;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	chk = tm;
+	if ((*t = timegm(&tm)) == -1 || tm.tm_year != chk.tm_year ||
+	    tm.tm_mon != chk.tm_mon || tm.tm_mday != chk.tm_mday ||
+	    tm.tm_hour != chk.tm_hour || tm.tm_min != chk.tm_min ||
+	    tm.tm_sec != chk.tm_sec)
+		return -1;
+	if (strcmp(p, "Z") == 0)
+		return 0;
+	if ((*p != '+' && *p != '-') || sscanf(p + 1, "%2d:%2d%n", &oh, &om,
+	    &n) != 2 || p[1 + n] != '\0' || n != 5 || oh > 23 || om > 59)
+		return -1;
+	*t -= (*p == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
+	return 0;
 }

@@ -51,5 +51,10 @@ const struct provisioner *provisioner_find(const struct provisioner *p,
 
 /* Go duration ("300ms", "-1.5h", "2h45m") to seconds, rounded down. */
 int	duration_parse(const char *s, long *secs);
+/*
+ * RFC 3339 ("2006-01-02T15:04:05Z", offsets, fractions) or a duration
+ * from base, as step's --not-before/--not-after and /sign's fields.
+ */
+int	time_or_duration(const char *s, time_t base, time_t *t);
 
 #endif

@@ -186,28 +186,6 @@ provisioner_key(struct ctx *c, const char *kid, const char *issuer,
 	return pk;
 }
 
-/* RFC 3339 or a duration from now. */
-static int
-when(const char *s, time_t now, long *out)
-{
-	struct tm	 tm = { 0 };
-	long		 d;
-	int		 n = 0;
-
-	if (duration_parse(s, &d) == 0) {
-		*out = now + d;
-		return 0;
-	}
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
-	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-	    s[n] != '\0')
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	*out = timegm(&tm);
-	return 0;
-}
-
 struct tokreq {
 	const char	*subject, *kid, *issuer, *pwfile, *keyfile, *out;
 	const char	*nbf, *exp, *cert_nbf, *cert_exp, *cnf, *cnf_file;
@@ -225,13 +203,12 @@ mint(struct ctx *c, const struct tokreq *r)
 	unsigned char	 rnd[32], md[32], *csr;
 	cJSON		*claims = NULL, *hdr = NULL, *sans, *step, *ssh, *pr;
 	EVP_PKEY	*pk;
-	time_t		 now = time(NULL);
-	long		 nbf = now, exp = now + 300;
+	time_t		 now = time(NULL), nbf = now, exp = now + 300;
 	size_t		 n;
 	int		 i;
 
-	if ((r->nbf && when(r->nbf, now, &nbf) == -1) ||
-	    (r->exp && when(r->exp, now, &exp) == -1)) {
+	if ((r->nbf && time_or_duration(r->nbf, now, &nbf) == -1) ||
+	    (r->exp && time_or_duration(r->exp, now, &exp) == -1)) {
 		cli_err("--not-before/--not-after: want RFC 3339 or a duration");
 		return NULL;
 	}
