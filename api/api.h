@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <event2/event.h>
@@ -18,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "appliance/config.h"
+#include "policy/csr.h"
 
 struct provisioner;
 struct store;
@@ -38,6 +40,7 @@ struct api {
 	uint8_t			*inter_subject, *inter_spki;
 	size_t			 inter_subjectlen, inter_spkilen;
 	uint8_t			 alg;		/* ALG_* of the issuing key */
+	time_t			 inter_not_after;
 	struct provisioner	*provs;
 	int			 nprovs;
 	struct store		*store;
@@ -68,7 +71,21 @@ void	h_root(struct api *, struct evhttp_request *, const char *);
 void	h_federation(struct api *, struct evhttp_request *, const char *);
 
 /* x509.c */
+struct token;
+struct sign_req {
+	cJSON		*body;
+	uint8_t		*der;		/* the CSR */
+	size_t		 derlen;
+	struct csr	 csr;
+	const char	*ott;		/* points into body */
+};
 void	h_sign(struct api *, struct evhttp_request *, const char *);
+int	sign_parse(const char *buf, size_t n, struct sign_req *r, char *why,
+	    size_t whysz);
+void	sign_req_free(struct sign_req *r);
+int	sign_authorize(const struct sign_req *r, const struct token *t,
+	    time_t now, time_t ca_not_after, time_t *nb, time_t *na, char *why,
+	    size_t whysz);
 
 /* provisioners.c */
 void	h_provisioners(struct api *, struct evhttp_request *, const char *);

@@ -218,6 +218,15 @@ tls_setup(struct api *a, char *err, size_t errsz)
 		    a->cfg.crt);
 		return -1;
 	}
+	{
+		struct tm	 tm;
+
+		if (ASN1_TIME_to_tm(X509_get0_notAfter(a->inter), &tm) != 1) {
+			snprintf(err, errsz, "bad notAfter in %s", a->cfg.crt);
+			return -1;
+		}
+		a->inter_not_after = timegm(&tm);
+	}
 	if (issuer_pieces(a) == -1) {
 		snprintf(err, errsz, "cannot encode the intermediate's name");
 		return -1;

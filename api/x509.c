@@ -357,6 +357,88 @@ validity(const cJSON *body, const struct claims *cl, time_t now, time_t *nb,
 	return NULL;
 }
 
+/*
+ * The request body, checked in step-ca's order; no side effects, so the
+ * fuzzer drives it directly. Returns 0, or 400 with why set.
+ */
+int
+sign_parse(const char *buf, size_t n, struct sign_req *r, char *why,
+    size_t whysz)
+{
+	const char	*csr_pem, *err = NULL;
+	char		 w[256];
+
+	memset(r, 0, sizeof(*r));
+	r->body = cJSON_ParseWithLength(buf, n);
+	/* As Go's decoder: notBefore and notAfter are strings or nothing. */
+	if (r->body == NULL || !cJSON_IsObject(r->body) ||
+	    !str_or_absent(r->body, "notBefore") ||
+	    !str_or_absent(r->body, "notAfter"))
+		err = "error decoding json";
+	else if ((csr_pem = member(r->body, "csr")) == NULL || *csr_pem == '\0')
+		err = "missing csr";
+	else if (csr_pem_to_der(csr_pem, &r->der, &r->derlen) == -1)
+		err = "error decoding json";
+	else if (csr_parse(r->der, r->derlen, &r->csr, w, sizeof(w)) == -1) {
+		fprintf(stderr, "p11ca-api: sign: invalid csr: %s\n", w);
+		err = "invalid csr";
+	} else if ((r->ott = member(r->body, "ott")) == NULL || *r->ott == '\0')
+		err = "missing ott";
+	if (err == NULL)
+		return 0;
+	snprintf(why, whysz, "%s", err);
+	sign_req_free(r);
+	return 400;
+}
+
+void
+sign_req_free(struct sign_req *r)
+{
+	cJSON_Delete(r->body);
+	free(r->der);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * What the token allows this CSR, and the validity it may have: 0, or
+ * 403 with why set. ca_not_after is the issuing CA's own notAfter.
+ */
+int
+sign_authorize(const struct sign_req *r, const struct token *t, time_t now,
+    time_t ca_not_after, time_t *nb, time_t *na, char *why, size_t whysz)
+{
+	const char	*w;
+	char		*fp;
+	int		 bad;
+
+	if (t->cnf[0]) {
+		if ((fp = jose_b64url_encode(r->csr.fp, 32)) == NULL) {
+			snprintf(why, whysz, "out of memory");
+			return 403;
+		}
+		bad = strcmp(fp, t->cnf) != 0;
+		free(fp);
+		if (bad) {
+			snprintf(why, whysz, "certificate request does not match "
+			    "the token's cnf fingerprint");
+			return 403;
+		}
+	}
+	if ((w = csr_matches(&r->csr, t, why, whysz)) != NULL ||
+	    (w = validity(r->body, &t->prov->claims, now, nb, na, why,
+	    whysz)) != NULL) {
+		if (w != why)
+			snprintf(why, whysz, "%s", w);
+		return 403;
+	}
+	if (*na > ca_not_after) {
+		snprintf(why, whysz, "requested validity ends after the CA's "
+		    "own");
+		return 403;
+	}
+	return 0;
+}
+
 void
 h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 {
@@ -365,47 +447,25 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	    (const char *const *)a->cfg.dns, a->cfg.ndns, a->root_fp, 3600,
 	    time(NULL) };
 	struct token		 t;
-	struct csr		 c;
+	struct sign_req		 r;
 	struct tbs_profile	 pr;
 	struct sign_job		*j = NULL;
 	struct pbuf		 ext, subj;
-	uint8_t			*der = NULL, serial[16];
-	size_t			 derlen, n = evbuffer_get_length(in);
-	const char		*csr_pem, *ott, *why;
-	char			 w[512], fp[64];
+	uint8_t			 serial[16];
+	char			 w[512];
 	time_t			 nb, na;
-	cJSON			*body;
 	int			 k, reserved = 0;
 
 	(void)rest;
 	memset(&t, 0, sizeof(t));
 	pbuf_init(&ext);
 	pbuf_init(&subj);
-	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1), n);
-	/* As Go's decoder: notBefore and notAfter are strings or nothing. */
-	if (body == NULL || !cJSON_IsObject(body) || !str_or_absent(body,
-	    "notBefore") || !str_or_absent(body, "notAfter")) {
-		bad_request(req, "error decoding json");
+	if (sign_parse((const char *)evbuffer_pullup(in, -1),
+	    evbuffer_get_length(in), &r, w, sizeof(w)) != 0) {
+		bad_request(req, w);
 		goto out;
 	}
-	if ((csr_pem = member(body, "csr")) == NULL || *csr_pem == '\0') {
-		bad_request(req, "missing csr");
-		goto out;
-	}
-	if (csr_pem_to_der(csr_pem, &der, &derlen) == -1) {
-		bad_request(req, "error decoding json");
-		goto out;
-	}
-	if (csr_parse(der, derlen, &c, w, sizeof(w)) == -1) {
-		fprintf(stderr, "p11ca-api: sign: invalid csr: %s\n", w);
-		bad_request(req, "invalid csr");
-		goto out;
-	}
-	if ((ott = member(body, "ott")) == NULL || *ott == '\0') {
-		bad_request(req, "missing ott");
-		goto out;
-	}
-	if (token_verify(ott, AUD_SIGN, &pol, &t, w, sizeof(w)) == -1) {
+	if (token_verify(r.ott, AUD_SIGN, &pol, &t, w, sizeof(w)) == -1) {
 		fprintf(stderr, "p11ca-api: sign: token refused: %s\n", w);
 		reply_error(req, 401, unauthorized);
 		goto out;
@@ -419,25 +479,9 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 		goto out;
 	}
 	reserved = 1;
-	if (t.cnf[0]) {
-		if ((why = jose_b64url_encode(c.fp, 32)) == NULL)
-			goto oom;
-		snprintf(fp, sizeof(fp), "%s", why);
-		free((void *)why);
-		if (strcmp(fp, t.cnf) != 0) {
-			forbidden(req, "certificate request does not match the "
-			    "token's cnf fingerprint");
-			goto out;
-		}
-	}
-	if ((why = csr_matches(&c, &t, w, sizeof(w))) != NULL ||
-	    (why = validity(body, &t.prov->claims, pol.now, &nb, &na, w,
-	    sizeof(w))) != NULL) {
-		forbidden(req, why);
-		goto out;
-	}
-	if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(a->inter), na) < 0) {
-		forbidden(req, "requested validity ends after the CA's own");
+	if (sign_authorize(&r, &t, pol.now, a->inter_not_after, &nb, &na, w,
+	    sizeof(w)) != 0) {
+		forbidden(req, w);
 		goto out;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
@@ -460,8 +504,9 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	    .alg = a->alg, .issuer = a->inter_subject,
 	    .issuerlen = a->inter_subjectlen, .not_before = nb,
 	    .not_after = na, .subject = subj.data, .subjectlen = subj.len,
-	    .spki = c.spki, .spkilen = c.spkilen, .ca = 0, .pathlen = -1,
-	    .keyusage = KU_DIGITAL_SIGNATURE | (c.keytype == KEYTYPE_RSA ?
+	    .spki = r.csr.spki, .spkilen = r.csr.spkilen, .ca = 0,
+	    .pathlen = -1, .keyusage = KU_DIGITAL_SIGNATURE |
+	    (r.csr.keytype == KEYTYPE_RSA ?
 	    KU_KEY_ENCIPHERMENT : 0), .aki_spki = a->inter_spki,
 	    .aki_spkilen = a->inter_spkilen, .extra = ext.data,
 	    .extralen = ext.len };
@@ -494,8 +539,7 @@ out:
 	if (j)
 		job_free(j);
 	token_free(&t);
-	cJSON_Delete(body);
-	free(der);
+	sign_req_free(&r);
 	pbuf_free(&ext);
 	pbuf_free(&subj);
 }
