@@ -105,11 +105,14 @@ deps:
 run: all
 	./appliance/run.sh
 
-bench: all $(B)/bench-signer
+bench: all $(B)/bench-signer $(B)/bench-api
 	./test/bench/run.sh $(B)
 
 $(B)/bench-signer: test/bench/bench_signer.c $(B)/libp11ca.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libp11ca.a $(PKG_LIBS) -lpthread
+
+$(B)/bench-api: test/bench/bench_api.c $(B)/libp11ca.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libp11ca.a $(PKG_LIBS) $(EVENT_LIBS) -lpthread
 
 # The signer's size budget (issue: under 2,000 lines, protocol codec aside).
 lines: all

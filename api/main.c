@@ -1,12 +1,18 @@
 /*
  * main.c — p11ca-api: read ca.json, get the server's TLS certificate from
- * the signer, serve HTTPS until SIGTERM or SIGINT.
+ * the signer, serve HTTPS until SIGTERM or SIGINT; re-read the
+ * provisioners on SIGHUP.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <openssl/crypto.h>
@@ -29,7 +35,134 @@ static const char usage[] =
 "                     ca.json, else ~/.p11ca/config/ca.json)\n"
 "  -h, --help         this text\n"
 "\n"
-"SIGTERM or SIGINT stop it: it stops accepting and exits.\n";
+"SIGTERM or SIGINT stop it: it stops accepting and exits.\n"
+"\n"
+"SIGHUP reloads: ca.json is read again and, if it and its provisioners\n"
+"are valid, authority.provisioners (and authority.claims) take effect\n"
+"for the next request; open connections stay up. An invalid file is\n"
+"logged and the running configuration kept. The address, dnsNames,\n"
+"root, crt, db, signer and tls settings are not reloaded: a change to\n"
+"them needs a restart (and is logged as such).\n"
+"\n"
+"While it runs its pid is in p11ca-api.pid, in the directory of the\n"
+"signer socket (for `p11ca init` homes, HOME/run/p11ca-api.pid), so\n"
+"that `p11ca ca provisioner add|update|remove` can signal it. The file\n"
+"is removed at exit.\n";
+
+static char pidfile[PATH_MAX];
+/*
+ * The document read at start. a->cfg.dns points into it (config_load
+ * does not copy), and dnsNames are not reloaded, so it lives until exit;
+ * documents of later reloads are freed when replaced.
+ */
+static cJSON *boot_json;
+
+/* dirname(signer socket)/p11ca-api.pid; a failure is logged, not fatal. */
+static void
+pidfile_write(const struct ca_config *c)
+{
+	char	 dir[sizeof(c->signer_socket)], buf[32];
+	FILE	*fp;
+	int	 n;
+
+	snprintf(dir, sizeof(dir), "%s", c->signer_socket);
+	n = snprintf(pidfile, sizeof(pidfile), "%s/p11ca-api.pid",
+	    dirname(dir));
+	if (n < 0 || (size_t)n >= sizeof(pidfile)) {
+		pidfile[0] = '\0';
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if ((fp = fopen(pidfile, "w")) == NULL) {
+		fprintf(stderr, "p11ca-api: cannot write %s: %s (reload by "
+		    "SIGHUP still works)\n", pidfile, strerror(errno));
+		pidfile[0] = '\0';
+		return;
+	}
+	n = fputs(buf, fp);
+	if (fclose(fp) == EOF || n == EOF)
+		fprintf(stderr, "p11ca-api: cannot write %s: %s (reload by "
+		    "SIGHUP still works)\n", pidfile, strerror(errno));
+}
+
+/* Names the settings that differ; only provisioners are reloaded. */
+static void
+log_unreloaded(const struct ca_config *o, const struct ca_config *n)
+{
+	static const struct {
+		const char	*name;
+		size_t		 off;
+	} fields[] = {
+		{ "root", offsetof(struct ca_config, root) },
+		{ "crt", offsetof(struct ca_config, crt) },
+		{ "address", offsetof(struct ca_config, address) },
+		{ "db", offsetof(struct ca_config, db) },
+		{ "signer.socket", offsetof(struct ca_config, signer_socket) },
+		{ "signer.key", offsetof(struct ca_config, signer_key) },
+		{ "tls.crt", offsetof(struct ca_config, tls_crt) },
+		{ "tls.key", offsetof(struct ca_config, tls_key) },
+	};
+	size_t	 i;
+	int	 j, dns = o->ndns != n->ndns;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp((const char *)o + fields[i].off,
+		    (const char *)n + fields[i].off) != 0)
+			fprintf(stderr, "p11ca-api: reload: %s changed; it "
+			    "takes effect only after a restart\n",
+			    fields[i].name);
+	for (j = 0; !dns && j < o->ndns; j++)
+		dns = strcmp(o->dns[j], n->dns[j]) != 0;
+	if (dns)
+		fprintf(stderr, "p11ca-api: reload: dnsNames changed; it takes "
+		    "effect only after a restart\n");
+}
+
+/*
+ * SIGHUP. Runs on the event loop, between requests' callbacks, so no
+ * handler holds a provisioner pointer across the swap (the signing path
+ * copies the name it keeps for later); the old tables can go at once.
+ */
+static void
+on_reload(evutil_socket_t sig, short ev, void *arg)
+{
+	struct api		*a = arg;
+	struct ca_config	 nc;
+	struct provisioner	*np = NULL, *op;
+	cJSON			*oj;
+	char			 err[512];
+	int			 nn = 0, on;
+
+	(void)sig, (void)ev;
+	memset(&nc, 0, sizeof(nc));
+	if (config_load(a->cfg.path, &nc, err, sizeof(err)) == -1) {
+		fprintf(stderr, "p11ca-api: reload refused, keeping the running "
+		    "configuration: %s\n", err);
+		return;
+	}
+	if (provisioners_load(cJSON_GetObjectItemCaseSensitive(nc.json,
+	    "authority"), &np, &nn, err, sizeof(err)) == -1) {
+		fprintf(stderr, "p11ca-api: reload refused, keeping the running "
+		    "configuration: %s: %s\n", a->cfg.path, err);
+		config_free(&nc);
+		return;
+	}
+	log_unreloaded(&a->cfg, &nc);
+	oj = a->cfg.json;
+	op = a->provs;
+	on = a->nprovs;
+	a->cfg.json = nc.json;
+	a->cfg.provisioners = nc.provisioners;
+	a->provs = np;
+	a->nprovs = nn;
+	if (boot_json == NULL)
+		boot_json = oj;
+	else
+		cJSON_Delete(oj);
+	provisioners_free(op, on);
+	fprintf(stderr, "p11ca-api: reloaded %s: %d provisioner%s\n",
+	    a->cfg.path, nn, nn == 1 ? "" : "s");
+}
 
 static void
 on_stop(evutil_socket_t sig, short ev, void *arg)
@@ -50,7 +183,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct api a;
-	struct event	*s1, *s2;
+	struct event	*s1 = NULL, *s2 = NULL, *s3 = NULL;
 	char		 path[4096], err[512];
 	const char	*cfg = NULL, *h;
 	int		 ch, rc = 1;
@@ -95,15 +228,28 @@ main(int argc, char **argv)
 	}
 	s1 = evsignal_new(a.base, SIGTERM, on_stop, &a);
 	s2 = evsignal_new(a.base, SIGINT, on_stop, &a);
-	if (s1 == NULL || s2 == NULL || event_add(s1, NULL) == -1 ||
-	    event_add(s2, NULL) == -1)
+	s3 = evsignal_new(a.base, SIGHUP, on_reload, &a);
+	if (s1 == NULL || s2 == NULL || s3 == NULL ||
+	    event_add(s1, NULL) == -1 || event_add(s2, NULL) == -1 ||
+	    event_add(s3, NULL) == -1) {
+		fprintf(stderr, "p11ca-api: cannot set up signal events\n");
 		goto out;
+	}
+	/* After the listener: a pid file means "ready to be signalled". */
+	pidfile_write(&a.cfg);
 	fprintf(stderr, "p11ca-api: serving https://%s/ (signer %s)\n",
 	    a.cfg.address, a.cfg.signer_socket);
 	rc = event_base_dispatch(a.base) == -1;
-	event_free(s1);
-	event_free(s2);
 out:
+	if (pidfile[0] && unlink(pidfile) == -1 && errno != ENOENT)
+		fprintf(stderr, "p11ca-api: cannot remove %s: %s\n", pidfile,
+		    strerror(errno));
+	if (s1)
+		event_free(s1);
+	if (s2)
+		event_free(s2);
+	if (s3)
+		event_free(s3);
 	if (a.http)
 		evhttp_free(a.http);
 	link_free(a.link);
@@ -120,5 +266,6 @@ out:
 	free(a.root_pem);
 	free(a.inter_pem);
 	config_free(&a.cfg);
+	cJSON_Delete(boot_json);
 	return rc;
 }

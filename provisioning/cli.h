@@ -47,5 +47,7 @@ int	cmd_ca_certificate(int argc, char **argv);
 int	cmd_ca_health(int argc, char **argv);
 int	cmd_ca_root(int argc, char **argv);
 int	cmd_certificate_fingerprint(int argc, char **argv);
+/* ca provisioner list|add|update|remove|jwe-key: its own table. */
+int	cmd_ca_provisioner(int argc, char **argv);
 
 #endif

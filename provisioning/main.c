@@ -22,6 +22,8 @@ static const struct command commands[] = {
 	{ "ca health", cmd_ca_health, "ask the CA whether it is healthy" },
 	{ "ca root", cmd_ca_root, "download and check the CA's root "
 	    "certificate" },
+	{ "ca provisioner", cmd_ca_provisioner, "list, add, update, remove "
+	    "provisioners; print a jwe-key" },
 	{ "certificate fingerprint", cmd_certificate_fingerprint, "SHA-256 "
 	    "fingerprint of a certificate" },
 };

@@ -26,3 +26,37 @@ for kt in p256:P-256 rsa2048:RSA-2048; do
 	"$B/bench-signer" "$home" "$SECS" "$label"
 	kill $! 2>/dev/null || true
 done
+
+# The whole CA over HTTPS: a fresh home on a free loopback port, signer
+# and API started here, bench-api driving POST /1.0/sign.
+port_free() {
+	hex=$(printf '%04X' "$1")
+	! awk 'NR > 1 { print $2 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+	    grep -qi ":$hex\$"
+}
+port=$(( 20000 + $$ % 20000 ))
+until port_free "$port"; do port=$((port + 1)); done
+home=$tmp/api
+"$B/p11ca" init --home "$home" --create-token --address "127.0.0.1:$port" \
+    --name "bench api" >"$tmp/init-api.log" 2>&1 ||
+    { cat "$tmp/init-api.log"; exit 1; }
+"$B/p11ca-signer" -c "$home/config/signer.conf" 2>"$tmp/signer-api.log" &
+signer=$!
+pids="$pids $signer"
+i=0
+until [ -S "$home/run/signer.sock" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done
+"$B/p11ca-api" -c "$home/config/ca.json" 2>"$tmp/api.log" &
+api=$!
+pids="$pids $api"
+i=0
+until "$B/p11ca" ca health --home "$home" >/dev/null 2>&1 || [ $i -ge 100 ]; do
+	sleep 0.1; i=$((i+1))
+done
+echo
+echo "p11ca API benchmark (POST /1.0/sign over HTTPS, 127.0.0.1:$port)"
+rc=0
+"$B/bench-api" "$home" "$SECS" "$api" "$signer" || rc=$?
+[ $rc -eq 0 ] || { echo "bench-api: failures (rc $rc); api log:"; tail -n 20 "$tmp/api.log"; }
+kill "$api" "$signer" 2>/dev/null || true
+wait "$api" "$signer" 2>/dev/null || true
+exit $rc
