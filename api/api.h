@@ -61,6 +61,8 @@ int	server_listen(struct api *a, char *err, size_t errsz);
 
 /* tls.c: the server's SSL_CTX, its own certificate issued at start. */
 int	tls_setup(struct api *a, char *err, size_t errsz);
+int	tls_renew(struct api *a, char *err, size_t errsz);
+#define TLS_RENEW_EVERY	(16 * 3600)	/* of its 24 hours */
 
 /* ca.c */
 void	h_health(struct api *, struct evhttp_request *, const char *);

@@ -174,6 +174,36 @@ on_stop(evutil_socket_t sig, short ev, void *arg)
 	event_base_loopexit(a->base, NULL);
 }
 
+/* P11CA_API_RENEW_SECONDS shortens the period, for tests. */
+static long
+renew_every(void)
+{
+	const char	*e = getenv("P11CA_API_RENEW_SECONDS");
+	long		 n = e ? strtol(e, NULL, 10) : 0;
+
+	return n > 0 && n < TLS_RENEW_EVERY ? n : TLS_RENEW_EVERY;
+}
+
+/* The server's certificate lives 24 h: renew it after 16, retry soon. */
+static void
+on_renew(evutil_socket_t fd, short ev, void *arg)
+{
+	struct api	*a = arg;
+	struct event	*self = event_base_get_running_event(a->base);
+	struct timeval	 next = { renew_every(), 0 };
+	char		 err[512];
+
+	(void)fd, (void)ev;
+	if (tls_renew(a, err, sizeof(err)) == -1) {
+		fprintf(stderr, "p11ca-api: server certificate renewal failed, "
+		    "retrying in 5 minutes: %s\n", err);
+		next.tv_sec = 300;
+	} else
+		fprintf(stderr, "p11ca-api: server certificate renewed\n");
+	if (self)
+		evtimer_add(self, &next);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -183,7 +213,8 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct api a;
-	struct event	*s1 = NULL, *s2 = NULL, *s3 = NULL;
+	struct event	*s1 = NULL, *s2 = NULL, *s3 = NULL, *renew = NULL;
+	struct timeval	 renew_tv = { 0, 0 };
 	char		 path[4096], err[512];
 	const char	*cfg = NULL, *h;
 	int		 ch, rc = 1;
@@ -226,6 +257,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "p11ca-api: %s\n", err);
 		goto out;
 	}
+	renew_tv.tv_sec = renew_every();
+	if ((renew = evtimer_new(a.base, on_renew, &a)) == NULL ||
+	    evtimer_add(renew, &renew_tv) == -1) {
+		fprintf(stderr, "p11ca-api: cannot set up renewal\n");
+		goto out;
+	}
 	s1 = evsignal_new(a.base, SIGTERM, on_stop, &a);
 	s2 = evsignal_new(a.base, SIGINT, on_stop, &a);
 	s3 = evsignal_new(a.base, SIGHUP, on_reload, &a);
@@ -250,6 +287,8 @@ out:
 		event_free(s2);
 	if (s3)
 		event_free(s3);
+	if (renew)
+		event_free(renew);
 	if (a.http)
 		evhttp_free(a.http);
 	link_free(a.link);

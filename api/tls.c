@@ -200,6 +200,35 @@ issuer_pieces(struct api *a)
 	return 0;
 }
 
+/*
+ * A fresh key and certificate for the server, installed for the
+ * connections that start from now on. It asks the signer with the
+ * blocking client: one short stall of the loop every 16 hours.
+ */
+int
+tls_renew(struct api *a, char *err, size_t errsz)
+{
+	EVP_PKEY	*key;
+	X509		*leaf = NULL;
+	int		 rc = -1;
+
+	if (a->cfg.tls_crt[0])
+		return 0;	/* the operator's own certificate */
+	if ((key = EVP_EC_gen("P-256")) != NULL &&
+	    (leaf = issue_own(a, key, err, errsz)) != NULL) {
+		if (SSL_CTX_use_certificate(a->ssl, leaf) == 1 &&
+		    SSL_CTX_use_PrivateKey(a->ssl, key) == 1 &&
+		    SSL_CTX_check_private_key(a->ssl) == 1)
+			rc = 0;
+		else
+			snprintf(err, errsz, "cannot install the new server "
+			    "certificate");
+	}
+	EVP_PKEY_free(key);
+	X509_free(leaf);
+	return rc;
+}
+
 int
 tls_setup(struct api *a, char *err, size_t errsz)
 {
