@@ -19,11 +19,15 @@
 #include <openssl/x509.h>
 
 #include "appliance/config.h"
+#include "hsm/proto.h"
 #include "policy/csr.h"
 
 struct provisioner;
 struct store;
 struct signer_link;
+struct token_policy;
+struct store_cert;
+struct ocsp_cache;
 
 #define API_VERSION	"0.1.0"
 #define API_MAX_BODY	(1 << 20)	/* JSON 413 above this */
@@ -45,6 +49,24 @@ struct api {
 	int			 nprovs;
 	struct store		*store;
 	struct signer_link	*link;
+	time_t			 started;	/* tokens with an earlier iat: 401 */
+	/* CRL distribution point and AIA, encoded once for every leaf. */
+	struct pbuf		 revext;
+	/* Connections: bounded; the listeners pause at the bound. */
+	struct evhttp		*http_plain;	/* insecureAddress: CRL, OCSP */
+	struct evhttp_bound_socket *bound, *bound_plain;
+	int			 nconn, max_conn;
+	/* The current CRL (crl.c). */
+	struct {
+		uint8_t		*der;
+		size_t		 derlen;
+		uint64_t	 number;
+		time_t		 this_update, next_update;
+		int		 busy;		/* one being made */
+		int		 again;		/* revoked meanwhile: once more */
+		struct event	*timer;
+	} crl;
+	struct ocsp_cache	*ocsp;
 };
 
 typedef void (*api_handler)(struct api *, struct evhttp_request *,
@@ -58,6 +80,7 @@ void	reply_text(struct evhttp_request *req, int status, const char *type,
 
 /* server.c */
 int	server_listen(struct api *a, char *err, size_t errsz);
+void	server_close(struct api *a);
 
 /* tls.c: the server's SSL_CTX, its own certificate issued at start. */
 int	tls_setup(struct api *a, char *err, size_t errsz);
@@ -71,6 +94,7 @@ void	h_roots(struct api *, struct evhttp_request *, const char *);
 void	h_roots_pem(struct api *, struct evhttp_request *, const char *);
 void	h_root(struct api *, struct evhttp_request *, const char *);
 void	h_federation(struct api *, struct evhttp_request *, const char *);
+void	h_intermediate(struct api *, struct evhttp_request *, const char *);
 
 /* x509.c */
 struct token;
@@ -88,6 +112,43 @@ void	sign_req_free(struct sign_req *r);
 int	sign_authorize(const struct sign_req *r, const struct token *t,
 	    time_t now, time_t ca_not_after, time_t *nb, time_t *na, char *why,
 	    size_t whysz);
+
+/* The token policy of this CA, now. */
+void	api_policy(const struct api *a, struct token_policy *pol);
+/*
+ * Signs tbs (taken over), stores sc with the certificate and answers 201
+ * as /sign does; on any failure answers itself and gives sc->jti back.
+ */
+void	x509_issue(struct api *a, struct evhttp_request *req, struct pbuf *tbs,
+	    const struct store_cert *sc);
+/* 16 random serial bytes and their hex, the store's key. */
+int	x509_serial(uint8_t serial[16], char hex[33]);
+
+/* server.c: the client's TLS certificate, verified, or NULL (borrowed). */
+X509	*client_cert(struct evhttp_request *req);
+/* The store's key of a certificate serial: 0, or -1 when not ours. */
+int	serial_key(const ASN1_INTEGER *serial, char out[80]);
+int	serial_key_dec(const char *decimal, char out[80]);
+
+/* renew.c */
+void	h_renew(struct api *, struct evhttp_request *, const char *);
+void	h_rekey(struct api *, struct evhttp_request *, const char *);
+
+/* revoke.c */
+void	h_revoke(struct api *, struct evhttp_request *, const char *);
+
+/* crl_serve.c: the CRL kept current, made again on revocation. */
+int	crl_extensions(struct api *a);	/* a->revext from the config */
+int	crl_start(struct api *a, char *err, size_t errsz);
+void	crl_stop(struct api *a);
+void	crl_revoked(struct api *a);
+void	h_crl(struct api *, struct evhttp_request *, const char *);
+
+/* ocsp_responder.c */
+int	ocsp_start(struct api *a, char *err, size_t errsz);
+void	ocsp_stop(struct api *a);
+void	ocsp_revoked(struct api *a, const char *serial);
+void	h_ocsp(struct api *, struct evhttp_request *, const char *);
 
 /* provisioners.c */
 void	h_provisioners(struct api *, struct evhttp_request *, const char *);

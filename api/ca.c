@@ -87,3 +87,19 @@ h_root(struct api *a, struct evhttp_request *req, const char *fp)
 	cJSON_AddStringToObject(o, "ca", a->root_pem);
 	reply_json(req, 200, o);
 }
+
+/* The issuing CA's certificate, DER: what AIA caIssuers points at. */
+void
+h_intermediate(struct api *a, struct evhttp_request *req, const char *rest)
+{
+	unsigned char	*der = NULL;
+	int		 n;
+
+	(void)rest;
+	if ((n = i2d_X509(a->inter, &der)) <= 0) {
+		reply_error(req, 500, "cannot encode the certificate");
+		return;
+	}
+	reply_text(req, 200, "application/pkix-cert", (const char *)der, n);
+	OPENSSL_free(der);
+}

@@ -204,6 +204,17 @@ on_renew(evutil_socket_t fd, short ev, void *arg)
 		evtimer_add(self, &next);
 }
 
+/* authority.disableIssuedAtCheck, as step-ca's, turns the check off. */
+static int
+issued_at_check(const struct ca_config *c)
+{
+	const cJSON	*au = cJSON_GetObjectItemCaseSensitive(c->json,
+	    "authority");
+
+	return !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(au,
+	    "disableIssuedAtCheck"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -245,6 +256,7 @@ main(int argc, char **argv)
 		cfg = path;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	a.started = time(NULL);
 	if (config_load(cfg, &a.cfg, err, sizeof(err)) == -1 ||
 	    provisioners_load(cJSON_GetObjectItemCaseSensitive(a.cfg.json,
 	    "authority"), &a.provs, &a.nprovs, err, sizeof(err)) == -1 ||
@@ -253,10 +265,14 @@ main(int argc, char **argv)
 	    (a.store = store_open(a.cfg.db, a.base, err, sizeof(err))) ==
 	    NULL ||
 	    (a.link = link_new(a.base, a.cfg.signer_socket)) == NULL ||
-	    server_listen(&a, err, sizeof(err)) == -1) {
+	    server_listen(&a, err, sizeof(err)) == -1 ||
+	    ocsp_start(&a, err, sizeof(err)) == -1 ||
+	    crl_start(&a, err, sizeof(err)) == -1) {
 		fprintf(stderr, "p11ca-api: %s\n", err);
 		goto out;
 	}
+	if (!issued_at_check(&a.cfg))
+		a.started = 0;
 	renew_tv.tv_sec = renew_every();
 	if ((renew = evtimer_new(a.base, on_renew, &a)) == NULL ||
 	    evtimer_add(renew, &renew_tv) == -1) {
@@ -289,8 +305,9 @@ out:
 		event_free(s3);
 	if (renew)
 		event_free(renew);
-	if (a.http)
-		evhttp_free(a.http);
+	ocsp_stop(&a);
+	crl_stop(&a);
+	server_close(&a);
 	link_free(a.link);
 	if (a.store)
 		store_close(a.store);

@@ -4,6 +4,7 @@
  */
 #include <sys/socket.h>
 
+#include <ctype.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,24 +18,39 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <openssl/bn.h>
 
 #include "api/api.h"
 
+/*
+ * Every route of the HTTPS listener; those marked plain are also served
+ * on insecureAddress, because relying parties fetch revocation before
+ * they trust the root.
+ */
 static const struct route {
 	enum evhttp_cmd_type	 method;
 	const char		*path;
 	int			 prefix;	/* path is followed by more */
+	int			 plain;		/* also over plain HTTP */
 	api_handler		 fn;
 } routes[] = {
-	{ EVHTTP_REQ_GET, "/health", 0, h_health },
-	{ EVHTTP_REQ_GET, "/version", 0, h_version },
-	{ EVHTTP_REQ_GET, "/roots", 0, h_roots },
-	{ EVHTTP_REQ_GET, "/roots.pem", 0, h_roots_pem },
-	{ EVHTTP_REQ_GET, "/root/", 1, h_root },
-	{ EVHTTP_REQ_GET, "/federation", 0, h_federation },
-	{ EVHTTP_REQ_GET, "/provisioners", 0, h_provisioners },
-	{ EVHTTP_REQ_GET, "/provisioners/", 1, h_encrypted_key },
-	{ EVHTTP_REQ_POST, "/sign", 0, h_sign },
+	{ EVHTTP_REQ_GET, "/health", 0, 0, h_health },
+	{ EVHTTP_REQ_GET, "/version", 0, 0, h_version },
+	{ EVHTTP_REQ_GET, "/roots", 0, 0, h_roots },
+	{ EVHTTP_REQ_GET, "/roots.pem", 0, 0, h_roots_pem },
+	{ EVHTTP_REQ_GET, "/root/", 1, 0, h_root },
+	{ EVHTTP_REQ_GET, "/federation", 0, 0, h_federation },
+	{ EVHTTP_REQ_GET, "/provisioners", 0, 0, h_provisioners },
+	{ EVHTTP_REQ_GET, "/provisioners/", 1, 0, h_encrypted_key },
+	{ EVHTTP_REQ_POST, "/sign", 0, 0, h_sign },
+	{ EVHTTP_REQ_POST, "/renew", 0, 0, h_renew },
+	{ EVHTTP_REQ_POST, "/rekey", 0, 0, h_rekey },
+	{ EVHTTP_REQ_POST, "/revoke", 0, 0, h_revoke },
+	{ EVHTTP_REQ_GET, "/crl", 0, 1, h_crl },
+	{ EVHTTP_REQ_GET, "/intermediate.crt", 0, 1, h_intermediate },
+	{ EVHTTP_REQ_POST, "/ocsp", 0, 1, h_ocsp },
+	{ EVHTTP_REQ_GET, "/ocsp/", 1, 1, h_ocsp },
 };
 
 static void
@@ -104,9 +120,8 @@ reply_error(struct evhttp_request *req, int status, const char *msg)
 }
 
 static void
-route(struct evhttp_request *req, void *arg)
+dispatch(struct api *a, struct evhttp_request *req, int plain)
 {
-	struct api		*a = arg;
 	const struct evhttp_uri	*u = evhttp_request_get_evhttp_uri(req);
 	const char		*path = u ? evhttp_uri_get_path(u) : NULL;
 	const struct route	*r;
@@ -121,6 +136,8 @@ route(struct evhttp_request *req, void *arg)
 		path += 4;
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		r = &routes[i];
+		if (plain && !r->plain)
+			continue;
 		n = strlen(r->path);
 		if (r->prefix ? strncmp(path, r->path, n) != 0 ||
 		    path[n] == '\0' : strcmp(path, r->path) != 0)
@@ -143,6 +160,46 @@ route(struct evhttp_request *req, void *arg)
 		reply_error(req, 404, "not found");
 }
 
+static void
+route(struct evhttp_request *req, void *arg)
+{
+	dispatch(arg, req, 0);
+}
+
+static void
+route_plain(struct evhttp_request *req, void *arg)
+{
+	dispatch(arg, req, 1);
+}
+
+/*
+ * The connection bound. evhttp (libevent 2.1) has none, so each TLS
+ * connection is counted from its SSL's birth to its free (ex_data's free
+ * callback runs when evhttp lets the connection go, however it ends); at
+ * the bound the listener stops accepting and new clients wait in the
+ * kernel's backlog until one leaves.
+ */
+static int	 conn_idx = -1;
+
+static struct evconnlistener *
+listener(struct api *a)
+{
+	return a->bound ? evhttp_bound_socket_get_listener(a->bound) : NULL;
+}
+
+static void
+conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	struct api	*a = ptr;
+
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	if (a == NULL)
+		return;
+	if (a->nconn-- == a->max_conn && listener(a) != NULL)
+		(void)evconnlistener_enable(listener(a));
+}
+
 /* Each connection is TLS; evhttp speaks HTTP/1.1 over it. */
 static struct bufferevent *
 tls_bev(struct event_base *base, void *arg)
@@ -150,8 +207,76 @@ tls_bev(struct event_base *base, void *arg)
 	struct api	*a = arg;
 	SSL		*ssl = SSL_new(a->ssl);
 
-	return ssl ? bufferevent_openssl_socket_new(base, -1, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+	if (ssl == NULL)
+		return NULL;
+	if (SSL_set_ex_data(ssl, conn_idx, a) == 1 &&
+	    ++a->nconn >= a->max_conn && listener(a) != NULL)
+		(void)evconnlistener_disable(listener(a));
+	return bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+X509 *
+client_cert(struct evhttp_request *req)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	struct bufferevent	*bev = c ? evhttp_connection_get_bufferevent(c) :
+	    NULL;
+	SSL			*ssl = bev ? bufferevent_openssl_get_ssl(bev) :
+	    NULL;
+
+	/* Verified in the handshake against root and intermediate. */
+	if (ssl == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+		return NULL;
+	return SSL_get0_peer_certificate(ssl);
+}
+
+/* Serials are 16 bytes here (x509_serial); the key is their hex. */
+static int
+bn_key(const BIGNUM *bn, char out[80])
+{
+	uint8_t	 b[16];
+	int	 i;
+
+	if (BN_is_negative(bn) || BN_num_bytes(bn) > 16 ||
+	    BN_bn2binpad(bn, b, sizeof(b)) != 16)
+		return -1;
+	for (i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+int
+serial_key(const ASN1_INTEGER *serial, char out[80])
+{
+	BIGNUM	*bn = ASN1_INTEGER_to_BN(serial, NULL);
+	int	 rc = bn ? bn_key(bn, out) : -1;
+
+	BN_free(bn);
+	return rc;
+}
+
+int
+serial_key_dec(const char *s, char out[80])
+{
+	BIGNUM	*bn = NULL;
+	size_t	 n = strlen(s), i;
+	int	 rc = -1, hex = n > 2 && s[0] == '0' && (s[1] == 'x' ||
+	    s[1] == 'X');
+
+	/* Decimal, as step sends; 0x-hex, as operators paste. */
+	if (hex)
+		s += 2, n -= 2;
+	if (n == 0 || n > 60)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (hex ? !isxdigit((unsigned char)s[i]) :
+		    !isdigit((unsigned char)s[i]))
+			return -1;
+	if ((hex ? BN_hex2bn(&bn, s) : BN_dec2bn(&bn, s)) == (int)n)
+		rc = bn_key(bn, out);
+	BN_free(bn);
+	return rc;
 }
 
 /* host:port, [v6]:port or :port */
@@ -180,8 +305,9 @@ split_address(const char *addr, char *host, size_t hostsz, const char **port)
 	return 0;
 }
 
-int
-server_listen(struct api *a, char *err, size_t errsz)
+/* A listening socket on addr: TCP_NODELAY, inherited by what it accepts. */
+static int
+listen_on(const char *addr, char *err, size_t errsz)
 {
 	struct addrinfo	 hints = { .ai_flags = AI_PASSIVE,
 	    .ai_socktype = SOCK_STREAM }, *ai = NULL;
@@ -189,14 +315,12 @@ server_listen(struct api *a, char *err, size_t errsz)
 	char		 host[256];
 	int		 fd = -1, one = 1, rc;
 
-	if (split_address(a->cfg.address, host, sizeof(host), &port) == -1) {
-		snprintf(err, errsz, "address '%s': want host:port",
-		    a->cfg.address);
+	if (split_address(addr, host, sizeof(host), &port) == -1) {
+		snprintf(err, errsz, "address '%s': want host:port", addr);
 		return -1;
 	}
 	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai)) != 0) {
-		snprintf(err, errsz, "address '%s': %s", a->cfg.address,
-		    gai_strerror(rc));
+		snprintf(err, errsz, "address '%s': %s", addr, gai_strerror(rc));
 		return -1;
 	}
 	/* Accepted sockets inherit TCP_NODELAY: no 40 ms Nagle stalls. */
@@ -206,31 +330,76 @@ server_listen(struct api *a, char *err, size_t errsz)
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 	    listen(fd, 1024) == -1) {
-		snprintf(err, errsz, "listen on %s: %m", a->cfg.address);
+		snprintf(err, errsz, "listen on %s: %m", addr);
 		if (fd != -1)
 			close(fd);
-		freeaddrinfo(ai);
-		return -1;
+		fd = -1;
 	}
 	freeaddrinfo(ai);
-	if ((a->http = evhttp_new(a->base)) == NULL) {
+	return fd;
+}
+
+static struct evhttp *
+http_new(struct api *a, int fd, int tls, struct evhttp_bound_socket **bs,
+    char *err, size_t errsz)
+{
+	struct evhttp	*h;
+
+	if ((h = evhttp_new(a->base)) == NULL) {
 		close(fd);
 		snprintf(err, errsz, "evhttp_new failed");
-		return -1;
+		return NULL;
 	}
-	evhttp_set_bevcb(a->http, tls_bev, a);
-	evhttp_set_gencb(a->http, route, a);
+	if (tls)
+		evhttp_set_bevcb(h, tls_bev, a);
+	evhttp_set_gencb(h, tls ? route : route_plain, a);
 	/* Slow and idle clients go; bodies far past the JSON 413 are cut. */
-	evhttp_set_timeout(a->http, 30);
-	evhttp_set_max_headers_size(a->http, 64 * 1024);
-	evhttp_set_max_body_size(a->http, 2 * API_MAX_BODY);
-	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	evhttp_set_timeout(h, tls ? 30 : 10);
+	evhttp_set_max_headers_size(h, 64 * 1024);
+	evhttp_set_max_body_size(h, 2 * API_MAX_BODY);
+	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-	if (evhttp_accept_socket_with_handle(a->http, fd) == NULL) {
+	if ((*bs = evhttp_accept_socket_with_handle(h, fd)) == NULL) {
 		close(fd);
-		snprintf(err, errsz, "cannot serve on %s", a->cfg.address);
+		evhttp_free(h);
+		snprintf(err, errsz, "cannot serve");
+		return NULL;
+	}
+	return h;
+}
+
+int
+server_listen(struct api *a, char *err, size_t errsz)
+{
+	int	 fd;
+
+	if (conn_idx == -1 && (conn_idx = SSL_get_ex_new_index(0, NULL, NULL,
+	    NULL, conn_gone)) == -1) {
+		snprintf(err, errsz, "SSL_get_ex_new_index failed");
 		return -1;
 	}
+	a->max_conn = a->cfg.max_conn;
+	if ((fd = listen_on(a->cfg.address, err, errsz)) == -1 ||
+	    (a->http = http_new(a, fd, 1, &a->bound, err, errsz)) == NULL)
+		return -1;
+	if (a->cfg.insecure_address[0] == '\0')
+		return 0;
+	if ((fd = listen_on(a->cfg.insecure_address, err, errsz)) == -1 ||
+	    (a->http_plain = http_new(a, fd, 0, &a->bound_plain, err,
+	    errsz)) == NULL)
+		return -1;
 	return 0;
+}
+
+void
+server_close(struct api *a)
+{
+	/* Connections freed from here on must not touch the listener. */
+	a->bound = a->bound_plain = NULL;
+	if (a->http)
+		evhttp_free(a->http);
+	if (a->http_plain)
+		evhttp_free(a->http_plain);
+	a->http = a->http_plain = NULL;
 }

@@ -99,7 +99,8 @@ issue_own(struct api *a, EVP_PKEY *key, char *err, size_t errsz)
 	    0 || (isl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(a->inter),
 	    &ispki)) <= 0 || RAND_bytes(serial, sizeof(serial)) != 1 ||
 	    tbs_ext_san(&ext, (const char *const *)a->cfg.dns, a->cfg.ndns) ||
-	    tbs_ext_eku(&ext, EKU_SERVER_AUTH | EKU_CLIENT_AUTH)) {
+	    tbs_ext_eku(&ext, EKU_SERVER_AUTH | EKU_CLIENT_AUTH) ||
+	    pbuf_add(&ext, a->revext.data, a->revext.len)) {
 		snprintf(err, errsz, "cannot build the server certificate");
 		goto out;
 	}
@@ -258,6 +259,11 @@ tls_setup(struct api *a, char *err, size_t errsz)
 	}
 	if (issuer_pieces(a) == -1) {
 		snprintf(err, errsz, "cannot encode the intermediate's name");
+		return -1;
+	}
+	if (crl_extensions(a) == -1) {
+		snprintf(err, errsz, "cannot encode crl.idpURL, ocsp.url or "
+		    "aia.caIssuers as URLs");
 		return -1;
 	}
 	if (a->cfg.tls_crt[0]) {

@@ -103,13 +103,22 @@ pem(const uint8_t *der, size_t n)
 }
 
 static void
-on_stored(int ok, void *arg)
+on_stored(int result, void *arg)
 {
 	struct sign_job	*j = arg;
 	cJSON		*o, *chain, *tls, *cs;
 	char		*leaf;
 
-	if (!ok) {
+	if (result == STORE_REVOKED || result == STORE_NOT_FOUND) {
+		/* A renewal that lost its race with a revocation. */
+		fprintf(stderr, "p11ca-api: renew %s: %s\n",
+		    j->sc.renewed_from, result == STORE_REVOKED ?
+		    "certificate revoked" : "certificate unknown");
+		reply_error(j->req, 401, unauthorized);
+		job_free(j);
+		return;
+	}
+	if (result != STORE_OK) {
 		reply_error(j->req, 500, "The certificate authority encountered "
 		    "an Internal Server Error. Please see the certificate "
 		    "authority logs for more info.");
@@ -174,6 +183,57 @@ on_signed(int status, const uint8_t *sig, size_t siglen, const char *msg,
 		reply_error(j->req, 500, "cannot store the certificate");
 		job_free(j);
 	}
+}
+
+void
+api_policy(const struct api *a, struct token_policy *pol)
+{
+	*pol = (struct token_policy){ .provs = a->provs, .nprovs = a->nprovs,
+	    .dns = (const char *const *)a->cfg.dns, .ndns = a->cfg.ndns,
+	    .root_fp = a->root_fp, .max_lifetime = a->cfg.max_token_life, .now = time(NULL),
+	    .started = a->started, .issuer = a->inter };
+}
+
+void
+x509_issue(struct api *a, struct evhttp_request *req, struct pbuf *tbs,
+    const struct store_cert *sc)
+{
+	struct sign_job	*j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		store_jti_release(a->store, sc->jti);
+		pbuf_free(tbs);
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	j->a = a;
+	j->req = req;
+	j->alg = a->alg;
+	j->tbs = *tbs;		/* moved */
+	pbuf_init(tbs);
+	pbuf_init(&j->der);
+	j->sc = *sc;
+	snprintf(j->jti, sizeof(j->jti), "%s", sc->jti);
+	if (link_sign(a->link, a->cfg.signer_key, KIND_X509_TBS, a->alg,
+	    j->tbs.data, j->tbs.len, on_signed, j) == -1) {
+		store_jti_release(a->store, j->jti);
+		reply_error(req, 503, "The certificate authority is temporarily "
+		    "unable to sign; try again.");
+		job_free(j);
+	}
+}
+
+int
+x509_serial(uint8_t serial[16], char hex[33])
+{
+	int	 k;
+
+	if (RAND_bytes(serial, 16) != 1)
+		return -1;
+	/* 128 random bits: DER adds a zero byte when the top bit is set. */
+	for (k = 0; k < 16; k++)
+		snprintf(hex + 2 * k, 3, "%02x", serial[k]);
+	return 0;
 }
 
 static int
@@ -443,23 +503,23 @@ void
 h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
-	struct token_policy	 pol = { a->provs, a->nprovs,
-	    (const char *const *)a->cfg.dns, a->cfg.ndns, a->root_fp, 3600,
-	    time(NULL) };
+	struct token_policy	 pol;
 	struct token		 t;
 	struct sign_req		 r;
 	struct tbs_profile	 pr;
-	struct sign_job		*j = NULL;
-	struct pbuf		 ext, subj;
+	struct store_cert	 sc;
+	struct pbuf		 ext, subj, tbs;
 	uint8_t			 serial[16];
 	char			 w[512];
 	time_t			 nb, na;
 	int			 k, reserved = 0;
 
 	(void)rest;
+	api_policy(a, &pol);
 	memset(&t, 0, sizeof(t));
 	pbuf_init(&ext);
 	pbuf_init(&subj);
+	pbuf_init(&tbs);
 	if (sign_parse((const char *)evbuffer_pullup(in, -1),
 	    evbuffer_get_length(in), &r, w, sizeof(w)) != 0) {
 		bad_request(req, w);
@@ -484,21 +544,14 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 		forbidden(req, w);
 		goto out;
 	}
-	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    RAND_bytes(serial, sizeof(serial)) != 1)
+	memset(&sc, 0, sizeof(sc));
+	if (x509_serial(serial, sc.serial) == -1)
 		goto oom;
-	j->a = a;
-	j->req = req;
-	j->alg = a->alg;
-	pbuf_init(&j->tbs);
-	pbuf_init(&j->der);
-	/* 128 random bits: DER adds a zero byte when the top bit is set. */
-	for (k = 0; k < 16; k++)
-		snprintf(j->sc.serial + 2 * k, 3, "%02x", serial[k]);
 	if (cn_name(&subj, t.sub) == -1 ||
 	    tbs_ext_san(&ext, (const char *const *)t.sans, t.nsans) == -1 ||
 	    tbs_ext_eku(&ext, EKU_SERVER_AUTH | EKU_CLIENT_AUTH) == -1 ||
-	    prov_ext(&ext, t.prov) == -1)
+	    prov_ext(&ext, t.prov) == -1 ||
+	    pbuf_add(&ext, a->revext.data, a->revext.len) == -1)
 		goto oom;
 	pr = (struct tbs_profile){ .serial = serial, .seriallen = 16,
 	    .alg = a->alg, .issuer = a->inter_subject,
@@ -510,34 +563,25 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	    KU_KEY_ENCIPHERMENT : 0), .aki_spki = a->inter_spki,
 	    .aki_spkilen = a->inter_spkilen, .extra = ext.data,
 	    .extralen = ext.len };
-	if (tbs_encode(&pr, &j->tbs) == -1)
+	if (tbs_encode(&pr, &tbs) == -1)
 		goto oom;
-	snprintf(j->jti, sizeof(j->jti), "%s", t.jti);
-	snprintf(j->sc.jti, sizeof(j->sc.jti), "%s", t.jti);
-	snprintf(j->sc.subject, sizeof(j->sc.subject), "CN=%.250s", t.sub);
+	snprintf(sc.jti, sizeof(sc.jti), "%s", t.jti);
+	snprintf(sc.subject, sizeof(sc.subject), "CN=%.250s", t.sub);
 	for (k = 0; k < t.nsans; k++)
-		snprintf(j->sc.sans + strlen(j->sc.sans), sizeof(j->sc.sans) -
-		    strlen(j->sc.sans), "%s%s", k ? "," : "", t.sans[k]);
-	snprintf(j->sc.provisioner, sizeof(j->sc.provisioner), "%s",
-	    t.prov->name);
-	j->sc.not_before = nb;
-	j->sc.not_after = na;
-	if (link_sign(a->link, a->cfg.signer_key, KIND_X509_TBS, a->alg,
-	    j->tbs.data, j->tbs.len, on_signed, j) == -1) {
-		reply_error(req, 503, "The certificate authority is temporarily "
-		    "unable to sign; try again.");
-		goto out;
-	}
-	j = NULL;	/* on_signed owns it now */
-	reserved = 0;
+		snprintf(sc.sans + strlen(sc.sans), sizeof(sc.sans) -
+		    strlen(sc.sans), "%s%s", k ? "," : "", t.sans[k]);
+	snprintf(sc.provisioner, sizeof(sc.provisioner), "%s", t.prov->name);
+	sc.not_before = nb;
+	sc.not_after = na;
+	reserved = 0;		/* x509_issue gives it back on failure */
+	x509_issue(a, req, &tbs, &sc);
 	goto out;
 oom:
 	reply_error(req, 500, "out of memory");
 out:
 	if (reserved)
 		store_jti_release(a->store, t.jti);
-	if (j)
-		job_free(j);
+	pbuf_free(&tbs);
 	token_free(&t);
 	sign_req_free(&r);
 	pbuf_free(&ext);

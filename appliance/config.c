@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "appliance/config.h"
+#include "policy/provisioner.h"
 
 static char *
 read_all(const char *path, size_t *n)
@@ -45,6 +46,69 @@ get(const cJSON *o, const char *name, char *dst, size_t dstsz, int required)
 		return -1;
 	memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);
 	return 0;
+}
+
+/* A Go duration member, or def when absent; -1 when not one. */
+static int
+dur(const cJSON *o, const char *name, long def, long *out)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	if (!cJSON_IsString(v) || duration_parse(v->valuestring, out) == -1 ||
+	    *out <= 0)
+		return -1;
+	return 0;
+}
+
+/* insecureAddress, crl, ocsp and aia: what a relying party is told. */
+static const char *
+revocation(const cJSON *o, struct ca_config *c)
+{
+	const cJSON	*crl, *ocsp, *aia, *v;
+
+	v = cJSON_GetObjectItemCaseSensitive(o, "maxConnections");
+	c->max_conn = 1024;
+	if (v != NULL) {
+		if (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
+		    v->valuedouble > 1000000 ||
+		    v->valuedouble != (int)v->valuedouble)
+			return "maxConnections";
+		c->max_conn = (int)v->valuedouble;
+	}
+	if (get(o, "insecureAddress", c->insecure_address,
+	    sizeof(c->insecure_address), 0) == -1)
+		return "insecureAddress";
+	crl = cJSON_GetObjectItemCaseSensitive(o, "crl");
+	ocsp = cJSON_GetObjectItemCaseSensitive(o, "ocsp");
+	aia = cJSON_GetObjectItemCaseSensitive(o, "aia");
+	if ((crl != NULL && !cJSON_IsObject(crl)) ||
+	    (ocsp != NULL && !cJSON_IsObject(ocsp)) ||
+	    (aia != NULL && !cJSON_IsObject(aia)))
+		return "crl / ocsp / aia";
+	c->crl_enabled = 1;
+	if ((v = cJSON_GetObjectItemCaseSensitive(crl, "enabled")) != NULL) {
+		if (!cJSON_IsBool(v))
+			return "crl.enabled";
+		c->crl_enabled = cJSON_IsTrue(v);
+	}
+	if (dur(crl, "cacheDuration", 24 * 3600, &c->crl_cache) == -1)
+		return "crl.cacheDuration";
+	if (dur(crl, "renewPeriod", 16 * 3600, &c->crl_renew) == -1 ||
+	    c->crl_renew >= c->crl_cache)
+		return "crl.renewPeriod (less than cacheDuration)";
+	if (get(crl, "idpURL", c->crl_url, sizeof(c->crl_url), 0) == -1)
+		return "crl.idpURL";
+	if (get(ocsp, "url", c->ocsp_url, sizeof(c->ocsp_url), 0) == -1)
+		return "ocsp.url";
+	if (dur(ocsp, "cacheDuration", 3600, &c->ocsp_cache) == -1)
+		return "ocsp.cacheDuration";
+	if (get(aia, "caIssuers", c->issuer_url, sizeof(c->issuer_url), 0) ==
+	    -1)
+		return "aia.caIssuers";
+	return NULL;
 }
 
 int
@@ -103,6 +167,11 @@ config_load(const char *path, struct ca_config *c, char *err, size_t errsz)
 		    get(t, "key", c->tls_key, sizeof(c->tls_key), 0) == -1 ||
 		    (c->tls_crt[0] != '\0') != (c->tls_key[0] != '\0'))
 			bad = "tls.crt / tls.key";
+	if (bad == NULL && dur(a, "maxTokenLifetime", 3600,
+	    &c->max_token_life) == -1)
+		bad = "authority.maxTokenLifetime";
+	if (bad == NULL)
+		bad = revocation(o, c);
 	if (bad) {
 		snprintf(err, errsz, "%s: missing or invalid \"%s\"", path, bad);
 		config_free(c);

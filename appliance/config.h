@@ -24,6 +24,17 @@ struct ca_config {
 	char		 signer_key[65];	/* the issuing key's name */
 	char		 tls_crt[PATH_MAX];	/* optional own TLS certificate */
 	char		 tls_key[PATH_MAX];
+	/* Revocation (docs/revocation.md); URLs "" when not configured. */
+	int		 max_conn;		/* maxConnections, 1024 */
+	long		 max_token_life;	/* authority.maxTokenLifetime, 1h */
+	char		 insecure_address[256];	/* plain HTTP: CRL, OCSP */
+	int		 crl_enabled;		/* crl.enabled, default on */
+	long		 crl_cache;		/* crl.cacheDuration, 24h */
+	long		 crl_renew;		/* crl.renewPeriod, 16h */
+	char		 crl_url[1024];		/* crl.idpURL: the CDP */
+	char		 ocsp_url[1024];	/* ocsp.url: AIA OCSP */
+	long		 ocsp_cache;		/* ocsp.cacheDuration, 1h */
+	char		 issuer_url[1024];	/* aia.caIssuers */
 	cJSON		*json;			/* the whole document */
 	cJSON		*provisioners;		/* authority.provisioners */
 };

@@ -25,7 +25,8 @@ fi
 
 if [ ! -f "$home/config/ca.json" ]; then
 	echo "First run: creating a lab CA in $home"
-	"$B/p11ca" init --home "$home" --create-token ${api_uid:+--allow-uid "$api_uid"}
+	"$B/p11ca" init --home "$home" --create-token \
+	    --insecure-address 127.0.0.1:9080 ${api_uid:+--allow-uid "$api_uid"}
 fi
 if [ -n "$as_signer" ]; then
 	conf=$home/config/signer.conf

@@ -52,24 +52,40 @@
 #define STORE_MAX_DER	(1024 * 1024)
 #define JSET_MIN	1024		/* slots; always a power of two */
 
-/* What the writer says about one certificate. */
+/* What the writer says about one item. */
 enum item_status {
 	IT_QUEUED = 0,
 	IT_OK,
 	IT_DUP_SERIAL,		/* this item alone rolled back */
 	IT_DUP_JTI,		/* ditto; the jti is used by someone else */
+	IT_REVOKED,		/* ditto; the certificate renewed is revoked */
+	IT_NOT_FOUND,		/* ditto; no such serial to revoke */
+	IT_ALREADY,		/* ditto; revoked before */
 	IT_FAILED,		/* its whole group failed */
 };
 
-/* One queued certificate: a single allocation, strings after the DER. */
+/* What a queued item asks of the writer. */
+enum item_kind {
+	IK_CERT = 1,		/* INSERT a certificate (and its jti) */
+	IK_REVOKE,		/* mark one revoked (and record its jti) */
+	IK_CRL,			/* INSERT a signed CRL */
+};
+
+/* One queued item: a single allocation, strings after the DER. */
 struct item {
 	struct item	*next;
 	void		(*done)(int, void *);
 	void		*arg;
+	enum item_kind	 kind;
 	enum item_status status;
+	int		 ssh;		/* SSH table rather than X.509 */
+	int		 reason;	/* IK_REVOKE: reasonCode */
+	uint64_t	 number;	/* IK_CRL: cRLNumber */
 	time_t		 not_before, not_after, issued_at;
 	size_t		 derlen;
 	const char	*serial, *subject, *sans, *provisioner, *jti;
+	const char	*renewed_from;	/* IK_CERT: "" or the serial renewed */
+	const char	*reason_text;	/* IK_REVOKE */
 	uint8_t		 buf[];
 };
 
@@ -100,8 +116,14 @@ struct store {
 	sqlite3		*db;		/* writer's after store_open */
 	sqlite3_stmt	*st_begin, *st_commit, *st_rollback;
 	sqlite3_stmt	*st_sp, *st_sp_release, *st_sp_rollback;
-	sqlite3_stmt	*st_cert, *st_jti;
+	sqlite3_stmt	*st_jti, *st_crl;
+	/* Per table: [0] certs (X.509), [1] ssh_certs. */
+	sqlite3_stmt	*st_cert[2], *st_is_revoked[2], *st_revoke[2];
 	int		 wal_pages;	/* writer's: WAL after its COMMIT */
+
+	/* The loop's own read-only connection (WAL: never waits on writes). */
+	sqlite3		*rdb;
+	sqlite3_stmt	*rd_cert[2], *rd_revoked[2], *rd_crl;
 
 	/* Event loop only. */
 	struct jset	 jset;
@@ -143,6 +165,32 @@ static const char *const migrations[] = {
 	"CREATE TABLE used_tokens ("
 	"  jti TEXT PRIMARY KEY,"
 	"  used_at INTEGER) WITHOUT ROWID;",
+	/* 2: revocation, renewal lineage, CRLs, SSH certificates */
+	"ALTER TABLE certs ADD COLUMN renewed_from TEXT;"
+	"ALTER TABLE certs ADD COLUMN revocation_text TEXT;"
+	"CREATE INDEX certs_revoked ON certs (revoked_at)"
+	"  WHERE revoked_at IS NOT NULL;"
+	"CREATE TABLE crls ("
+	"  number INTEGER PRIMARY KEY,"
+	"  der BLOB NOT NULL,"
+	"  this_update INTEGER NOT NULL,"
+	"  next_update INTEGER NOT NULL);"
+	"CREATE TABLE ssh_certs ("
+	"  serial TEXT PRIMARY KEY,"
+	"  der BLOB NOT NULL,"
+	"  key_id TEXT,"
+	"  principals TEXT,"
+	"  not_before INTEGER,"
+	"  not_after INTEGER,"
+	"  provisioner TEXT,"
+	"  jti TEXT,"
+	"  issued_at INTEGER,"
+	"  renewed_from TEXT,"
+	"  revoked_at INTEGER NULL,"
+	"  revocation_reason INTEGER NULL,"
+	"  revocation_text TEXT);"
+	"CREATE INDEX ssh_certs_revoked ON ssh_certs (revoked_at)"
+	"  WHERE revoked_at IS NOT NULL;",
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -357,19 +405,79 @@ bind_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 /*
- * One certificate inside the group's transaction, under its own SAVEPOINT
- * so that a constraint failure undoes just this one. Returns -1 when the
- * error is not the item's fault (the group fails).
+ * Each writes one item inside the group's transaction: 0 when written, 1
+ * when the item itself is refused (it->status says why; the caller rolls
+ * back to its SAVEPOINT), -1 when the error is not the item's fault (the
+ * group fails).
  */
 static int
-write_item(struct store *s, struct item *it)
+w_jti(struct store *s, struct item *it)
 {
-	sqlite3_stmt	*st = s->st_cert;
+	sqlite3_stmt	*st = s->st_jti;
 	int		 rc;
 
-	if (step_reset(s->st_sp) != SQLITE_DONE) {
-		set_error(s, "SAVEPOINT");
+	if (it->jti[0] == '\0')
+		return 0;
+	if (bind_text(st, 1, it->jti) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, it->issued_at) != SQLITE_OK) {
+		set_error(s, "bind");
+		(void)sqlite3_clear_bindings(st);
 		return -1;
+	}
+	if ((rc = step_reset(st)) == SQLITE_DONE)
+		return 0;
+	if ((rc & 0xff) != SQLITE_CONSTRAINT) {
+		set_error(s, "INSERT");
+		return -1;
+	}
+	it->status = IT_DUP_JTI;
+	return 1;
+}
+
+/* Whether serial is in the table, revoked: 1 yes, 0 no, 2 absent, -1. */
+static int
+is_revoked(struct store *s, int ssh, const char *serial)
+{
+	sqlite3_stmt	*st = s->st_is_revoked[ssh];
+	int		 rc, r;
+
+	if (bind_text(st, 1, serial) != SQLITE_OK) {
+		set_error(s, "bind");
+		return -1;
+	}
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		r = sqlite3_column_type(st, 0) != SQLITE_NULL;
+	else if (rc == SQLITE_DONE)
+		r = 2;
+	else {
+		set_error(s, "SELECT");
+		r = -1;
+	}
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+	return r;
+}
+
+static int
+w_cert(struct store *s, struct item *it)
+{
+	sqlite3_stmt	*st = s->st_cert[it->ssh];
+	int		 rc;
+
+	/*
+	 * A renewal is written only while what it renews is unrevoked, in
+	 * the transaction that writes it: one writer serialises it against
+	 * every revocation, so a revocation racing a renewal either lands
+	 * first (the renewal is refused) or after (and the renewal was
+	 * legitimately issued before it).
+	 */
+	if (it->renewed_from[0] != '\0') {
+		if ((rc = is_revoked(s, it->ssh, it->renewed_from)) == -1)
+			return -1;
+		if (rc != 0) {
+			it->status = rc == 1 ? IT_REVOKED : IT_NOT_FOUND;
+			return 1;
+		}
 	}
 	if (bind_text(st, 1, it->serial) != SQLITE_OK ||
 	    sqlite3_bind_blob(st, 2, it->buf, (int)it->derlen,
@@ -381,35 +489,106 @@ write_item(struct store *s, struct item *it)
 	    bind_text(st, 7, it->provisioner) != SQLITE_OK ||
 	    (it->jti[0] ? bind_text(st, 8, it->jti) :
 	    sqlite3_bind_null(st, 8)) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 9, it->issued_at) != SQLITE_OK) {
+	    sqlite3_bind_int64(st, 9, it->issued_at) != SQLITE_OK ||
+	    (it->renewed_from[0] ? bind_text(st, 10, it->renewed_from) :
+	    sqlite3_bind_null(st, 10)) != SQLITE_OK) {
 		set_error(s, "bind");
 		(void)sqlite3_clear_bindings(st);
 		return -1;
 	}
-	rc = step_reset(st);
-	it->status = IT_DUP_SERIAL;
-	if (rc == SQLITE_DONE && it->jti[0]) {
-		st = s->st_jti;
-		if (bind_text(st, 1, it->jti) != SQLITE_OK ||
-		    sqlite3_bind_int64(st, 2, it->issued_at) != SQLITE_OK) {
-			set_error(s, "bind");
-			(void)sqlite3_clear_bindings(st);
+	if ((rc = step_reset(st)) != SQLITE_DONE) {
+		if ((rc & 0xff) != SQLITE_CONSTRAINT) {
+			set_error(s, "INSERT");
 			return -1;
 		}
-		rc = step_reset(st);
-		it->status = IT_DUP_JTI;
+		it->status = IT_DUP_SERIAL;
+		return 1;
 	}
-	if (rc == SQLITE_DONE) {
+	return w_jti(s, it);
+}
+
+static int
+w_revoke(struct store *s, struct item *it)
+{
+	sqlite3_stmt	*st = s->st_revoke[it->ssh];
+	int		 rc;
+
+	if (sqlite3_bind_int64(st, 1, it->issued_at) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 2, it->reason) != SQLITE_OK ||
+	    bind_text(st, 3, it->reason_text) != SQLITE_OK ||
+	    bind_text(st, 4, it->serial) != SQLITE_OK) {
+		set_error(s, "bind");
+		(void)sqlite3_clear_bindings(st);
+		return -1;
+	}
+	if (step_reset(st) != SQLITE_DONE) {
+		set_error(s, "UPDATE");
+		return -1;
+	}
+	if (sqlite3_changes(s->db) == 0) {
+		if ((rc = is_revoked(s, it->ssh, it->serial)) == -1)
+			return -1;
+		it->status = rc == 2 ? IT_NOT_FOUND : IT_ALREADY;
+		return 1;
+	}
+	return w_jti(s, it);
+}
+
+static int
+w_crl(struct store *s, struct item *it)
+{
+	sqlite3_stmt	*st = s->st_crl;
+	int		 rc;
+
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)it->number) !=
+	    SQLITE_OK ||
+	    sqlite3_bind_blob(st, 2, it->buf, (int)it->derlen,
+	    SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, it->not_before) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, it->not_after) != SQLITE_OK) {
+		set_error(s, "bind");
+		(void)sqlite3_clear_bindings(st);
+		return -1;
+	}
+	if ((rc = step_reset(st)) == SQLITE_DONE)
+		return 0;
+	if ((rc & 0xff) != SQLITE_CONSTRAINT) {
+		set_error(s, "INSERT");
+		return -1;
+	}
+	it->status = IT_DUP_SERIAL;	/* that number exists: never reuse */
+	return 1;
+}
+
+static int (*const writes[])(struct store *, struct item *) = {
+	[IK_CERT] = w_cert,
+	[IK_REVOKE] = w_revoke,
+	[IK_CRL] = w_crl,
+};
+
+/*
+ * One item inside the group's transaction, under its own SAVEPOINT so
+ * that its refusal undoes just this one. Returns -1 when the error is not
+ * the item's fault (the group fails).
+ */
+static int
+write_item(struct store *s, struct item *it)
+{
+	int	 rc;
+
+	if (step_reset(s->st_sp) != SQLITE_DONE) {
+		set_error(s, "SAVEPOINT");
+		return -1;
+	}
+	if ((rc = writes[it->kind](s, it)) == -1)
+		return -1;
+	if (rc == 0) {
 		if (step_reset(s->st_sp_release) != SQLITE_DONE) {
 			set_error(s, "RELEASE");
 			return -1;
 		}
 		it->status = IT_OK;
 		return 0;
-	}
-	if ((rc & 0xff) != SQLITE_CONSTRAINT) {
-		set_error(s, "INSERT");
-		return -1;
 	}
 	if (step_reset(s->st_sp_rollback) != SQLITE_DONE ||
 	    step_reset(s->st_sp_release) != SQLITE_DONE) {
@@ -524,6 +703,15 @@ writer(void *arg)
 static void
 report(struct store *s)
 {
+	static const int result[] = {
+		[IT_OK] = STORE_OK,
+		[IT_DUP_SERIAL] = STORE_DUP,
+		[IT_DUP_JTI] = STORE_DUP,
+		[IT_REVOKED] = STORE_REVOKED,
+		[IT_NOT_FOUND] = STORE_NOT_FOUND,
+		[IT_ALREADY] = STORE_ALREADY,
+		[IT_FAILED] = STORE_FAILED,
+	};
 	struct item	*head, *it;
 	struct jent	*e;
 	int		 ok;
@@ -550,7 +738,8 @@ report(struct store *s)
 				jset_del(&s->jset, it->jti);
 		}
 		s->pending--;
-		it->done(ok, it->arg);
+		it->done(it->status < sizeof(result) / sizeof(result[0]) ?
+		    result[it->status] : STORE_FAILED, it->arg);
 		free(it);
 	}
 }
@@ -698,11 +887,28 @@ prepare(struct store *s, const char *path, char *err, size_t errsz)
 		{ &s->st_sp, "SAVEPOINT item" },
 		{ &s->st_sp_release, "RELEASE item" },
 		{ &s->st_sp_rollback, "ROLLBACK TO item" },
-		{ &s->st_cert, "INSERT INTO certs (serial, der, subject, sans, "
-		    "not_before, not_after, provisioner, jti, issued_at) "
-		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)" },
+		{ &s->st_cert[0], "INSERT INTO certs (serial, der, subject, sans, "
+		    "not_before, not_after, provisioner, jti, issued_at, "
+		    "renewed_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+		    "?10)" },
+		{ &s->st_cert[1], "INSERT INTO ssh_certs (serial, der, key_id, "
+		    "principals, not_before, not_after, provisioner, jti, "
+		    "issued_at, renewed_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+		    "?7, ?8, ?9, ?10)" },
+		{ &s->st_is_revoked[0], "SELECT revoked_at FROM certs WHERE "
+		    "serial = ?1" },
+		{ &s->st_is_revoked[1], "SELECT revoked_at FROM ssh_certs "
+		    "WHERE serial = ?1" },
+		{ &s->st_revoke[0], "UPDATE certs SET revoked_at = ?1, "
+		    "revocation_reason = ?2, revocation_text = ?3 WHERE "
+		    "serial = ?4 AND revoked_at IS NULL" },
+		{ &s->st_revoke[1], "UPDATE ssh_certs SET revoked_at = ?1, "
+		    "revocation_reason = ?2, revocation_text = ?3 WHERE "
+		    "serial = ?4 AND revoked_at IS NULL" },
 		{ &s->st_jti, "INSERT INTO used_tokens (jti, used_at) "
 		    "VALUES (?1, ?2)" },
+		{ &s->st_crl, "INSERT INTO crls (number, der, this_update, "
+		    "next_update) VALUES (?1, ?2, ?3, ?4)" },
 	};
 	size_t	 i;
 
@@ -716,13 +922,66 @@ prepare(struct store *s, const char *path, char *err, size_t errsz)
 	return 0;
 }
 
+/*
+ * The loop's reads (a certificate by serial, the revoked list, the latest
+ * CRL) go through a connection of their own: in WAL a reader sees the last
+ * commit and never waits on the writer, and each is one indexed lookup.
+ */
+static int
+open_reader(struct store *s, const char *path, char *err, size_t errsz)
+{
+	const struct {
+		sqlite3_stmt	**st;
+		const char	 *sql;
+	} t[] = {
+		{ &s->rd_cert[0], "SELECT der, not_before, not_after, "
+		    "provisioner, revoked_at, revocation_reason, "
+		    "revocation_text, subject, sans FROM certs WHERE "
+		    "serial = ?1" },
+		{ &s->rd_cert[1], "SELECT der, not_before, not_after, "
+		    "provisioner, revoked_at, revocation_reason, "
+		    "revocation_text, key_id, principals FROM ssh_certs WHERE "
+		    "serial = ?1" },
+		{ &s->rd_revoked[0], "SELECT serial, revoked_at, "
+		    "revocation_reason FROM certs WHERE revoked_at IS NOT NULL "
+		    "AND not_after > ?1 ORDER BY serial" },
+		{ &s->rd_revoked[1], "SELECT serial, revoked_at, "
+		    "revocation_reason FROM ssh_certs WHERE revoked_at IS NOT "
+		    "NULL AND not_after > ?1 ORDER BY serial" },
+		{ &s->rd_crl, "SELECT number, der, this_update, next_update "
+		    "FROM crls ORDER BY number DESC LIMIT 1" },
+	};
+	size_t	 i;
+	int	 rc;
+
+	rc = sqlite3_open_v2(path, &s->rdb, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK || sqlite3_busy_timeout(s->rdb, BUSY_TIMEOUT_MS) !=
+	    SQLITE_OK) {
+		snprintf(err, errsz, "%s: %s", path, s->rdb ?
+		    sqlite3_errmsg(s->rdb) : sqlite3_errstr(rc));
+		return -1;
+	}
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (sqlite3_prepare_v3(s->rdb, t[i].sql, -1,
+		    SQLITE_PREPARE_PERSISTENT, t[i].st, NULL) != SQLITE_OK) {
+			snprintf(err, errsz, "%s: %s", path,
+			    sqlite3_errmsg(s->rdb));
+			return -1;
+		}
+	return 0;
+}
+
 /* Frees what store_open made; the writer must not be running. */
 static void
 destroy(struct store *s)
 {
 	sqlite3_stmt	*st[] = { s->st_begin, s->st_commit, s->st_rollback,
-	    s->st_sp, s->st_sp_release, s->st_sp_rollback, s->st_cert,
-	    s->st_jti };
+	    s->st_sp, s->st_sp_release, s->st_sp_rollback, s->st_cert[0],
+	    s->st_cert[1], s->st_is_revoked[0], s->st_is_revoked[1],
+	    s->st_revoke[0], s->st_revoke[1], s->st_jti, s->st_crl,
+	    s->rd_cert[0], s->rd_cert[1], s->rd_revoked[0], s->rd_revoked[1],
+	    s->rd_crl };
 	size_t		 i;
 
 	/* finalize repeats the statement's last error; nothing to undo. */
@@ -731,6 +990,9 @@ destroy(struct store *s)
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		fprintf(stderr, "store: sqlite3_close: %s\n",
 		    sqlite3_errmsg(s->db));	/* a statement leaked: a bug */
+	if (s->rdb != NULL && sqlite3_close(s->rdb) != SQLITE_OK)
+		fprintf(stderr, "store: sqlite3_close: %s\n",
+		    sqlite3_errmsg(s->rdb));
 	if (s->ev != NULL)
 		event_free(s->ev);
 	if (s->efd != -1)
@@ -805,7 +1067,8 @@ store_open(const char *path, struct event_base *base, char *err,
 	(void)sqlite3_wal_hook(s->db, wal_hook, s);	/* gives the old arg */
 	if (migrate(s->db, path, err, errsz) == -1 ||
 	    load_jtis(s, path, err, errsz) == -1 ||
-	    prepare(s, path, err, errsz) == -1)
+	    prepare(s, path, err, errsz) == -1 ||
+	    open_reader(s, path, err, errsz) == -1)
 		goto bad;
 
 	if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
@@ -891,53 +1154,72 @@ field(const char *f, size_t sz)
 	return nul == NULL ? -1 : nul - f;
 }
 
-int
-store_put_cert(struct store *s, const struct store_cert *c,
-    void (*done)(int ok, void *arg), void *arg)
+enum { F_SERIAL, F_SUBJECT, F_SANS, F_PROV, F_JTI, F_RENEWED, F_REASON,
+    NFIELDS };
+
+/*
+ * One allocation for the item: the DER, then each string (NULL for "")
+ * that must end within its field of fsz[i] bytes; the jti is queued with
+ * it (store_jti_release leaves it be). NULL when it cannot be queued.
+ */
+static struct item *
+item_new(struct store *s, enum item_kind kind, const uint8_t *der,
+    size_t derlen, const char *const f[NFIELDS], const size_t fsz[NFIELDS])
 {
+	const char	**dst[NFIELDS];
 	struct item	*it;
 	struct jent	*e;
-	ssize_t		 ls, lsu, lsa, lp, lj;
+	ssize_t		 len[NFIELDS];
+	size_t		 total = 0, i;
 	char		*p;
 
-	if (s->stopping || done == NULL || s->pending >= STORE_MAX_PENDING ||
-	    c->der == NULL || c->derlen == 0 || c->derlen > STORE_MAX_DER ||
-	    (ls = field(c->serial, sizeof(c->serial))) <= 0 ||
-	    (lsu = field(c->subject, sizeof(c->subject))) < 0 ||
-	    (lsa = field(c->sans, sizeof(c->sans))) < 0 ||
-	    (lp = field(c->provisioner, sizeof(c->provisioner))) < 0 ||
-	    (lj = field(c->jti, sizeof(c->jti))) < 0)
-		return -1;
-	if ((it = malloc(sizeof(*it) + c->derlen + ls + lsu + lsa + lp + lj +
-	    5)) == NULL)
-		return -1;
-	/* The jti is queued with its certificate; release leaves it be. */
-	if (lj > 0 && ((e = jset_get(&s->jset, c->jti)) == NULL ||
-	    e->state == J_RESERVED) &&
-	    jset_put(&s->jset, c->jti, J_QUEUED) == -1) {
-		free(it);
-		return -1;
+	if (s->stopping || s->pending >= STORE_MAX_PENDING ||
+	    derlen > STORE_MAX_DER)
+		return NULL;
+	for (i = 0; i < NFIELDS; i++) {
+		len[i] = f[i] == NULL ? 0 : field(f[i], fsz[i]);
+		if (len[i] < 0)
+			return NULL;
+		total += (size_t)len[i] + 1;
 	}
-	it->next = NULL;
+	if ((it = calloc(1, sizeof(*it) + derlen + total)) == NULL)
+		return NULL;
+	if (len[F_JTI] > 0 && ((e = jset_get(&s->jset, f[F_JTI])) == NULL ||
+	    e->state == J_RESERVED) &&
+	    jset_put(&s->jset, f[F_JTI], J_QUEUED) == -1) {
+		free(it);
+		return NULL;
+	}
+	dst[F_SERIAL] = &it->serial;
+	dst[F_SUBJECT] = &it->subject;
+	dst[F_SANS] = &it->sans;
+	dst[F_PROV] = &it->provisioner;
+	dst[F_JTI] = &it->jti;
+	dst[F_RENEWED] = &it->renewed_from;
+	dst[F_REASON] = &it->reason_text;
+	it->kind = kind;
+	it->status = IT_QUEUED;
+	it->issued_at = time(NULL);
+	it->derlen = derlen;
+	if (derlen > 0)
+		memcpy(it->buf, der, derlen);
+	p = (char *)it->buf + derlen;
+	for (i = 0; i < NFIELDS; i++) {
+		if (len[i] > 0)
+			memcpy(p, f[i], (size_t)len[i]);
+		p[len[i]] = '\0';
+		*dst[i] = p;
+		p += len[i] + 1;
+	}
+	return it;
+}
+
+static void
+enqueue(struct store *s, struct item *it, void (*done)(int, void *),
+    void *arg)
+{
 	it->done = done;
 	it->arg = arg;
-	it->status = IT_QUEUED;
-	it->not_before = c->not_before;
-	it->not_after = c->not_after;
-	it->issued_at = time(NULL);
-	it->derlen = c->derlen;
-	memcpy(it->buf, c->der, c->derlen);
-	p = (char *)it->buf + c->derlen;
-	it->serial = memcpy(p, c->serial, ls + 1);
-	p += ls + 1;
-	it->subject = memcpy(p, c->subject, lsu + 1);
-	p += lsu + 1;
-	it->sans = memcpy(p, c->sans, lsa + 1);
-	p += lsa + 1;
-	it->provisioner = memcpy(p, c->provisioner, lp + 1);
-	p += lp + 1;
-	it->jti = memcpy(p, c->jti, lj + 1);
-
 	if (pthread_mutex_lock(&s->mu) != 0)
 		abort();
 	*s->qtail = it;
@@ -945,7 +1227,200 @@ store_put_cert(struct store *s, const struct store_cert *c,
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	s->pending++;
+}
+
+int
+store_put_cert(struct store *s, const struct store_cert *c,
+    void (*done)(int result, void *arg), void *arg)
+{
+	const char	*f[NFIELDS] = { c->serial, c->subject, c->sans,
+	    c->provisioner, c->jti, c->renewed_from, NULL };
+	const size_t	 fsz[NFIELDS] = { sizeof(c->serial),
+	    sizeof(c->subject), sizeof(c->sans), sizeof(c->provisioner),
+	    sizeof(c->jti), sizeof(c->renewed_from), 0 };
+	struct item	*it;
+
+	if (done == NULL || c->der == NULL || c->derlen == 0 ||
+	    c->serial[0] == '\0' || (c->ssh != 0 && c->ssh != 1) ||
+	    (it = item_new(s, IK_CERT, c->der, c->derlen, f, fsz)) == NULL)
+		return -1;
+	it->ssh = c->ssh;
+	it->not_before = c->not_before;
+	it->not_after = c->not_after;
+	enqueue(s, it, done, arg);
 	return 0;
+}
+
+int
+store_put_revoke(struct store *s, const struct store_revoke *r,
+    void (*done)(int result, void *arg), void *arg)
+{
+	const char	*f[NFIELDS] = { r->serial, NULL, NULL, NULL, r->jti,
+	    NULL, r->reason_text };
+	const size_t	 fsz[NFIELDS] = { sizeof(r->serial), 0, 0, 0,
+	    sizeof(r->jti), 0, sizeof(r->reason_text) };
+	struct item	*it;
+
+	if (done == NULL || r->serial[0] == '\0' ||
+	    (r->ssh != 0 && r->ssh != 1) ||
+	    (it = item_new(s, IK_REVOKE, NULL, 0, f, fsz)) == NULL)
+		return -1;
+	it->ssh = r->ssh;
+	it->reason = r->reason;
+	enqueue(s, it, done, arg);
+	return 0;
+}
+
+int
+store_put_crl(struct store *s, uint64_t number, const uint8_t *der,
+    size_t derlen, time_t this_update, time_t next_update,
+    void (*done)(int result, void *arg), void *arg)
+{
+	const char	*f[NFIELDS] = { NULL };
+	const size_t	 fsz[NFIELDS] = { 0 };
+	struct item	*it;
+
+	if (done == NULL || der == NULL || derlen == 0 ||
+	    number > INT64_MAX ||
+	    (it = item_new(s, IK_CRL, der, derlen, f, fsz)) == NULL)
+		return -1;
+	it->number = number;
+	it->not_before = this_update;
+	it->not_after = next_update;
+	enqueue(s, it, done, arg);
+	return 0;
+}
+
+/* Copies column i (text) into a field, truncating; "" for NULL. */
+static void
+col_text(sqlite3_stmt *st, int i, char *out, size_t outsz)
+{
+	const unsigned char	*t = sqlite3_column_text(st, i);
+
+	snprintf(out, outsz, "%s", t == NULL ? "" : (const char *)t);
+}
+
+int
+store_get(struct store *s, int ssh, const char *serial,
+    struct store_record *r)
+{
+	sqlite3_stmt	*st;
+	const void	*der;
+	int		 rc, n, ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((ssh != 0 && ssh != 1) || serial == NULL || *serial == '\0' ||
+	    strlen(serial) >= sizeof(r->serial))
+		return -1;
+	st = s->rd_cert[ssh];
+	if (bind_text(st, 1, serial) != SQLITE_OK)
+		goto out;
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
+		ret = 1;
+		goto out;
+	}
+	if (rc != SQLITE_ROW)
+		goto out;
+	snprintf(r->serial, sizeof(r->serial), "%s", serial);
+	der = sqlite3_column_blob(st, 0);
+	n = sqlite3_column_bytes(st, 0);
+	if (der == NULL || n <= 0 || (r->der = malloc(n)) == NULL)
+		goto out;
+	memcpy(r->der, der, n);
+	r->derlen = n;
+	r->not_before = sqlite3_column_int64(st, 1);
+	r->not_after = sqlite3_column_int64(st, 2);
+	col_text(st, 3, r->provisioner, sizeof(r->provisioner));
+	r->revoked_at = sqlite3_column_type(st, 4) == SQLITE_NULL ? 0 :
+	    sqlite3_column_int64(st, 4);
+	r->reason = sqlite3_column_int(st, 5);
+	col_text(st, 6, r->reason_text, sizeof(r->reason_text));
+	col_text(st, 7, r->subject, sizeof(r->subject));
+	col_text(st, 8, r->sans, sizeof(r->sans));
+	ret = 0;
+out:
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+	if (ret != 0)
+		store_record_free(r);
+	return ret;
+}
+
+void
+store_record_free(struct store_record *r)
+{
+	free(r->der);
+	r->der = NULL;
+	r->derlen = 0;
+}
+
+int
+store_list_revoked(struct store *s, int ssh, time_t now,
+    struct store_revoked **out, size_t *n)
+{
+	sqlite3_stmt	*st;
+	struct store_revoked *v = NULL, *nv;
+	size_t		 len = 0, cap = 0;
+	int		 rc;
+
+	*out = NULL;
+	*n = 0;
+	if (ssh != 0 && ssh != 1)
+		return -1;
+	st = s->rd_revoked[ssh];
+	if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK)
+		goto bad;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL)
+				goto bad;
+			v = nv;
+		}
+		col_text(st, 0, v[len].serial, sizeof(v[len].serial));
+		v[len].at = sqlite3_column_int64(st, 1);
+		v[len].reason = sqlite3_column_int(st, 2);
+		len++;
+	}
+	if (rc != SQLITE_DONE)
+		goto bad;
+	(void)sqlite3_reset(st);
+	*out = v;
+	*n = len;
+	return 0;
+bad:
+	(void)sqlite3_reset(st);
+	free(v);
+	return -1;
+}
+
+int
+store_latest_crl(struct store *s, struct store_crl *c)
+{
+	sqlite3_stmt	*st = s->rd_crl;
+	const void	*der;
+	int		 rc, n, ret = -1;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
+		ret = 1;
+		goto out;
+	}
+	if (rc != SQLITE_ROW)
+		goto out;
+	c->number = (uint64_t)sqlite3_column_int64(st, 0);
+	der = sqlite3_column_blob(st, 1);
+	n = sqlite3_column_bytes(st, 1);
+	if (der == NULL || n <= 0 || (c->der = malloc(n)) == NULL)
+		goto out;
+	memcpy(c->der, der, n);
+	c->derlen = n;
+	c->this_update = sqlite3_column_int64(st, 2);
+	c->next_update = sqlite3_column_int64(st, 3);
+	ret = 0;
+out:
+	(void)sqlite3_reset(st);
+	return ret;
 }
 
 void

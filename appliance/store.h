@@ -3,7 +3,8 @@
  * and used token ids. Writes are queued from the event loop to a writer
  * thread that commits them in groups (one fsync for many certificates)
  * and reports back on the loop; nothing is acknowledged before its
- * commit. PostgreSQL, for several front ends, is a second backend behind
+ * commit. Reads (a certificate by serial, the revoked list, the latest
+ * CRL) are single indexed lookups on a read-only connection of the loop's. PostgreSQL, for several front ends, is a second backend behind
  * this same interface later.
  */
 #ifndef P11CA_STORE_H
@@ -26,6 +27,19 @@ struct store_cert {
 	time_t		 not_before, not_after;
 	char		 provisioner[256];
 	char		 jti[256];	/* also recorded as used */
+	char		 renewed_from[80]; /* "" or the serial it renews */
+	int		 ssh;		/* 1: an SSH certificate (subject is
+					   its key id, sans its principals) */
+};
+
+/* What a done callback is told. */
+enum store_result {
+	STORE_FAILED = 0,	/* the group failed (disk, I/O): 503 */
+	STORE_OK = 1,
+	STORE_DUP,		/* serial or jti used already */
+	STORE_REVOKED,		/* renewed_from is revoked: nothing written */
+	STORE_NOT_FOUND,	/* no such serial (to renew or revoke) */
+	STORE_ALREADY,		/* revoked before */
 };
 
 /*
@@ -50,15 +64,69 @@ int	store_jti_reserve(struct store *s, const char *jti);
 void	store_jti_release(struct store *s, const char *jti);
 
 /*
- * Queues the certificate (copied) and its jti; done(ok, arg) runs on the
- * event loop once the group holding it is committed (ok 1) or failed
- * (ok 0). Returns -1 when it cannot even be queued.
+ * Queues the certificate (copied) and its jti; done(result, arg) runs on
+ * the event loop once the group holding it is committed (STORE_OK) or
+ * it was refused or failed (another store_result). Returns -1 when it
+ * cannot even be queued. A renewal (renewed_from set) is written only if
+ * the certificate it renews exists and is not revoked at that commit.
  * (Before done runs the jti is held: store_jti_release leaves it alone.
- * With ok 1 it is used for good; with ok 0 the store has released it,
- * unless the failure was that the jti is used already.)
+ * With STORE_OK it is used for good; otherwise the store has released it,
+ * unless the refusal was that the jti is used already.)
  */
 int	store_put_cert(struct store *s, const struct store_cert *c,
-	    void (*done)(int ok, void *arg), void *arg);
+	    void (*done)(int result, void *arg), void *arg);
+
+/* Revokes one certificate (X.509 or SSH), durably before done runs. */
+struct store_revoke {
+	char		 serial[80];
+	int		 ssh;
+	int		 reason;	/* RFC 5280 reasonCode */
+	char		 reason_text[256];
+	char		 jti[256];	/* "" or the token's, recorded used */
+};
+int	store_put_revoke(struct store *s, const struct store_revoke *r,
+	    void (*done)(int result, void *arg), void *arg);
+
+/* Records a signed CRL; a number once written is never written again. */
+int	store_put_crl(struct store *s, uint64_t number, const uint8_t *der,
+	    size_t derlen, time_t this_update, time_t next_update,
+	    void (*done)(int result, void *arg), void *arg);
+
+/* One certificate as stored; der is malloc'ed (store_record_free). */
+struct store_record {
+	char		 serial[80];
+	uint8_t		*der;
+	size_t		 derlen;
+	char		 subject[256];	/* SSH: key id */
+	char		 sans[2048];	/* SSH: principals */
+	time_t		 not_before, not_after;
+	char		 provisioner[256];
+	time_t		 revoked_at;	/* 0: not revoked */
+	int		 reason;
+	char		 reason_text[256];
+};
+/* 0 found, 1 no such serial, -1 error. */
+int	store_get(struct store *s, int ssh, const char *serial,
+	    struct store_record *r);
+void	store_record_free(struct store_record *r);
+
+/* Revoked certificates not yet expired at now, by serial; *out malloc'ed. */
+struct store_revoked {
+	char		 serial[80];
+	time_t		 at;
+	int		 reason;
+};
+int	store_list_revoked(struct store *s, int ssh, time_t now,
+	    struct store_revoked **out, size_t *n);
+
+/* The CRL with the highest number: 0 found, 1 none yet, -1 error. */
+struct store_crl {
+	uint64_t	 number;
+	uint8_t		*der;		/* malloc'ed */
+	size_t		 derlen;
+	time_t		 this_update, next_update;
+};
+int	store_latest_crl(struct store *s, struct store_crl *c);
 
 /*
  * At most this many certificates put and not yet reported; beyond it

@@ -336,3 +336,64 @@ tbs_certificate(const uint8_t *tbs, size_t tbslen, uint8_t alg,
 		return -1;
 	return der_close(out, top);
 }
+
+/*
+ * The pieces of an issued certificate a renewal or rekey keeps: walk
+ * Certificate -> TBSCertificate and copy every extension but the two key
+ * identifiers, which tbs_encode makes again from the (new) keys.
+ */
+int
+tbs_parts(const uint8_t *cert, size_t n, struct tbs_parts *o)
+{
+	static const uint8_t ski[] = { 0x06, 0x03, 0x55, 0x1d, 0x0e };
+	static const uint8_t aki[] = { 0x06, 0x03, 0x55, 0x1d, 0x23 };
+	struct der	 d, c, t, v, e;
+	struct der_tlv	 x, y, oid;
+
+	memset(o, 0, sizeof(*o));
+	pbuf_init(&o->extra);
+	der_init(&d, cert, n);
+	if (der_expect(&d, DER_SEQUENCE, &x) == -1 || !der_done(&d) ||
+	    der_enter(&x, &c) == -1 ||
+	    der_expect(&c, DER_SEQUENCE, &x) == -1 ||
+	    der_enter(&x, &t) == -1 ||
+	    der_expect(&t, DER_CTX(0), &x) == -1 ||		/* version */
+	    der_expect(&t, DER_INTEGER, &x) == -1 ||		/* serial */
+	    der_expect(&t, DER_SEQUENCE, &x) == -1 ||		/* sig alg */
+	    der_expect(&t, DER_SEQUENCE, &x) == -1)		/* issuer */
+		return -1;
+	o->issuer = x.raw;
+	o->issuerlen = x.rawlen;
+	if (der_expect(&t, DER_SEQUENCE, &x) == -1 ||		/* validity */
+	    der_enter(&x, &v) == -1 || der_read(&v, &y) == -1 ||
+	    der_time(&y, &o->not_before) == -1 || der_read(&v, &y) == -1 ||
+	    der_time(&y, &o->not_after) == -1 || !der_done(&v) ||
+	    der_expect(&t, DER_SEQUENCE, &x) == -1)		/* subject */
+		return -1;
+	o->subject = x.raw;
+	o->subjectlen = x.rawlen;
+	if (der_expect(&t, DER_SEQUENCE, &x) == -1)		/* spki */
+		return -1;
+	o->spki = x.raw;
+	o->spkilen = x.rawlen;
+	if (der_expect(&t, DER_CTX(3), &x) == -1 || !der_done(&t) ||
+	    der_enter(&x, &e) == -1 ||
+	    der_expect(&e, DER_SEQUENCE, &x) == -1 || !der_done(&e) ||
+	    der_enter(&x, &e) == -1)
+		return -1;
+	while (!der_done(&e)) {
+		if (der_expect(&e, DER_SEQUENCE, &x) == -1 ||
+		    der_enter(&x, &v) == -1 ||
+		    der_expect(&v, DER_OID, &oid) == -1)
+			goto bad;
+		if (der_eq(oid.raw, oid.rawlen, ski, sizeof(ski)) ||
+		    der_eq(oid.raw, oid.rawlen, aki, sizeof(aki)))
+			continue;
+		if (pbuf_add(&o->extra, x.raw, x.rawlen) == -1)
+			goto bad;
+	}
+	return 0;
+bad:
+	pbuf_free(&o->extra);
+	return -1;
+}

@@ -66,6 +66,21 @@ int	tbs_algid(uint8_t alg, const uint8_t **der, size_t *len);
 int	tbs_key_id(const uint8_t *spki, size_t spkilen, uint8_t out[20]);
 
 int	tbs_encode(const struct tbs_profile *pr, struct pbuf *out);
+
+/*
+ * What renewal and rekey keep of a certificate (pointers into its DER):
+ * issuer, validity, subject, public key, and extra, a copy of every
+ * extension but the subject and authority key identifiers (tbs_encode
+ * makes those again). Free extra with pbuf_free. Old certificates from
+ * other encoders without extensions are refused.
+ */
+struct tbs_parts {
+	const uint8_t	*issuer, *subject, *spki;
+	size_t		 issuerlen, subjectlen, spkilen;
+	time_t		 not_before, not_after;
+	struct pbuf	 extra;
+};
+int	tbs_parts(const uint8_t *cert, size_t n, struct tbs_parts *o);
 /* Certificate ::= SEQUENCE { tbs, algorithm, BIT STRING signature }. */
 int	tbs_certificate(const uint8_t *tbs, size_t tbslen, uint8_t alg,
 	    const uint8_t *sig, size_t siglen, struct pbuf *out);

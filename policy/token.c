@@ -19,7 +19,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <openssl/x509v3.h>
 
 #include "policy/jose.h"
 #include "policy/token.h"
@@ -492,6 +494,11 @@ token_verify(const char *compact, enum token_aud aud,
 	}
 	if (check_claims(compact, claims, aud, pol, t, &reason) == -1)
 		goto out;
+	if (pol->started != 0 && t->iat != 0 && t->iat < pol->started) {
+		reason = "token issued before the bootstrap of certificate "
+		    "authority";
+		goto out;
+	}
 	t->prov = prov;
 	memcpy(t->iss, prov->name, sizeof(t->iss));
 	rc = 0;
@@ -518,4 +525,129 @@ token_free(struct token *t)
 		free(t->sans[i]);
 	cJSON_Delete(t->step);
 	memset(t, 0, sizeof(*t));
+}
+
+/* ---- x5c tokens ---- */
+
+/* The first certificate of a header's x5c array (standard base64 DER). */
+static X509 *
+x5c_leaf(const cJSON *arr)
+{
+	const cJSON	*c;
+	const unsigned char *p;
+	unsigned char	*der;
+	size_t		 len, pad = 0;
+	int		 n;
+	X509		*x = NULL;
+
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1 ||
+	    cJSON_GetArraySize(arr) > 8)
+		return NULL;
+	c = cJSON_GetArrayItem(arr, 0);
+	if (!cJSON_IsString(c) || (len = strlen(c->valuestring)) == 0 ||
+	    len % 4 != 0 || len > 16384)
+		return NULL;
+	pad = (c->valuestring[len - 1] == '=') +
+	    (c->valuestring[len - 2] == '=');
+	if ((der = malloc(len / 4 * 3)) == NULL)
+		return NULL;
+	if ((n = EVP_DecodeBlock(der, (const unsigned char *)c->valuestring,
+	    (int)len)) >= (int)pad) {
+		n -= (int)pad;
+		p = der;
+		/* Exactly one certificate, nothing after it. */
+		if ((x = d2i_X509(NULL, &p, n)) != NULL && p != der + n) {
+			X509_free(x);
+			x = NULL;
+		}
+	}
+	free(der);
+	return x;
+}
+
+int
+token_verify_x5c(const char *compact, enum token_aud aud,
+    const struct token_policy *pol, struct token *t, X509 **leaf,
+    char *why, size_t whysz)
+{
+	cJSON *hdr = NULL, *unv = NULL, *claims = NULL;
+	const cJSON *x5c, *iss;
+	const char *reason = "invalid token";
+	X509 *x = NULL;
+	EVP_PKEY *ipub;
+	uint8_t *pl = NULL;
+	size_t pllen = 0;
+	char cn[256];
+	time_t now;
+	int rc = -1, jrc, insecure = 0, n;
+
+	if (t == NULL || leaf == NULL)
+		return fail(why, whysz, "no token to fill");
+	memset(t, 0, sizeof(*t));
+	*leaf = NULL;
+	if (compact == NULL || pol == NULL || pol->issuer == NULL)
+		return fail(why, whysz, "no token or policy");
+	if (strnlen(compact, TOKEN_MAX_LEN + 1) > TOKEN_MAX_LEN)
+		return fail(why, whysz, "token too large");
+	if ((jrc = jose_jws_parse_unverified(compact, &hdr, &unv)) !=
+	    JOSE_OK) {
+		reason = jrc == JOSE_ERR_ALG ? "alg refused" : "malformed token";
+		goto out;
+	}
+	if ((x5c = cJSON_GetObjectItemCaseSensitive(hdr, "x5c")) == NULL) {
+		x5c = cJSON_GetObjectItemCaseSensitive(hdr, "x5cInsecure");
+		insecure = 1;
+	}
+	if ((x = x5c_leaf(x5c)) == NULL) {
+		reason = "no usable x5c or x5cInsecure certificate";
+		goto out;
+	}
+	/* Ours: named and signed by the issuing CA, and an end entity. */
+	if ((ipub = X509_get0_pubkey(pol->issuer)) == NULL ||
+	    X509_check_issued(pol->issuer, x) != X509_V_OK ||
+	    X509_verify(x, ipub) != 1 || X509_check_ca(x) != 0) {
+		reason = "certificate not issued by this CA";
+		goto out;
+	}
+	now = pol->now;
+	if (!insecure && (X509_cmp_time(X509_get0_notAfter(x), &now) <= 0 ||
+	    X509_cmp_time(X509_get0_notBefore(x), &now) > 0)) {
+		reason = "x5c certificate not valid now";
+		goto out;
+	}
+	if ((jrc = jose_jws_verify(compact, X509_get0_pubkey(x), NULL, NULL,
+	    NULL, &pl, &pllen)) != JOSE_OK) {
+		reason = jrc == JOSE_ERR_ALG ? "alg does not fit the key" :
+		    "bad signature";
+		goto out;
+	}
+	if ((claims = jose_json_parse(pl, pllen)) == NULL) {
+		reason = "malformed claims";
+		goto out;
+	}
+	if (check_claims(compact, claims, aud, pol, t, &reason) == -1)
+		goto out;
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
+	    cn, sizeof(cn));
+	if (n <= 0 || strcmp(cn, t->sub) != 0) {
+		reason = "sub is not the certificate's common name";
+		goto out;
+	}
+	iss = cJSON_GetObjectItemCaseSensitive(claims, "iss");
+	if (cJSON_IsString(iss))
+		snprintf(t->iss, sizeof(t->iss), "%s", iss->valuestring);
+	*leaf = x;
+	x = NULL;
+	rc = 0;
+out:
+	X509_free(x);
+	cJSON_Delete(hdr);
+	cJSON_Delete(unv);
+	cJSON_Delete(claims);
+	free(pl);
+	if (rc == -1) {
+		token_free(t);
+		return fail(why, whysz, reason);
+	}
+	return 0;
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/x509.h>
 
 #include "policy/provisioner.h"
 
@@ -54,6 +55,9 @@ struct token_policy {
 	const uint8_t	*root_fp;	/* SHA-256 of the root, 32 bytes */
 	long		 max_lifetime;	/* exp - (nbf or iat), default 3600 */
 	time_t		 now;
+	time_t		 started;	/* the CA's start: earlier iat refused
+					   (as step-ca); 0: no such check */
+	X509		*issuer;	/* x5c tokens: the issuing CA */
 };
 
 /*
@@ -64,5 +68,18 @@ int	token_verify(const char *compact, enum token_aud aud,
 	    const struct token_policy *pol, struct token *t, char *why,
 	    size_t whysz);
 void	token_free(struct token *t);
+
+/*
+ * A token signed by the key of a certificate this CA issued, carried in
+ * its header (x5cInsecure, as step clients send for /renew, or x5c; leaf
+ * first, base64 DER): iss is not a provisioner, so t->prov is NULL and
+ * the caller finds the provisioner from the certificate. The leaf must be
+ * signed by pol->issuer; with x5c it must also be valid now (x5cInsecure
+ * leaves its expiry to the caller, for allowRenewalAfterExpiry). sub must
+ * be the leaf's common name. Returns 0 with *leaf (X509_free it) or -1.
+ */
+int	token_verify_x5c(const char *compact, enum token_aud aud,
+	    const struct token_policy *pol, struct token *t, X509 **leaf,
+	    char *why, size_t whysz);
 
 #endif

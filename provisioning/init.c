@@ -61,6 +61,12 @@ static const char usage[] =
 "  --dns NAME            DNS name or IP of the CA, repeatable (default\n"
 "                        127.0.0.1 and localhost)\n"
 "  --address HOST:PORT   where p11ca-api listens (default 127.0.0.1:9000)\n"
+"  --insecure-address HOST:PORT\n"
+"                        also serve the CRL, OCSP and the intermediate over\n"
+"                        plain HTTP there (relying parties fetch them before\n"
+"                        they trust the root); issued certificates then name\n"
+"                        http://HOST:PORT/crl, /ocsp and /intermediate.crt\n"
+"                        as CRL distribution point and AIA (default: none)\n"
 "  --provisioner NAME    first JWK provisioner (default admin)\n"
 "  --password-file FILE  its key's password (default: random, written to\n"
 "                        DIR/secrets/password)\n"
@@ -77,6 +83,7 @@ struct init {
 	const char	*pinfile;
 	const char	*name;
 	const char	*address;
+	const char	*insecure;
 	const char	*prov;
 	const char	*pwfile;
 	const char	*dns[16];
@@ -601,6 +608,23 @@ write_ca_json(struct init *in, cJSON *prov)
 	    in->module, in->label);
 	cJSON_AddStringToObject(kms, "uri", uri);
 	cJSON_AddStringToObject(j, "address", in->address);
+	if (in->insecure != NULL) {
+		cJSON_AddStringToObject(j, "insecureAddress", in->insecure);
+		s = cJSON_AddObjectToObject(j, "crl");
+		cJSON_AddBoolToObject(s, "enabled", 1);
+		cJSON_AddStringToObject(s, "cacheDuration", "24h0m0s");
+		cJSON_AddStringToObject(s, "renewPeriod", "16h0m0s");
+		snprintf(uri, sizeof(uri), "http://%s/crl", in->insecure);
+		cJSON_AddStringToObject(s, "idpURL", uri);
+		s = cJSON_AddObjectToObject(j, "ocsp");
+		snprintf(uri, sizeof(uri), "http://%s/ocsp", in->insecure);
+		cJSON_AddStringToObject(s, "url", uri);
+		cJSON_AddStringToObject(s, "cacheDuration", "1h0m0s");
+		s = cJSON_AddObjectToObject(j, "aia");
+		snprintf(uri, sizeof(uri), "http://%s/intermediate.crt",
+		    in->insecure);
+		cJSON_AddStringToObject(s, "caIssuers", uri);
+	}
 	arr = cJSON_AddArrayToObject(j, "dnsNames");
 	for (i = 0; i < in->ndns; i++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(in->dns[i]));
@@ -667,6 +691,7 @@ parse(struct init *in, int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "dns", required_argument, NULL, 'd' },
 		{ "address", required_argument, NULL, 'a' },
+		{ "insecure-address", required_argument, NULL, 'I' },
 		{ "provisioner", required_argument, NULL, 'P' },
 		{ "password-file", required_argument, NULL, 'w' },
 		{ "allow-uid", required_argument, NULL, 'u' },
@@ -685,6 +710,7 @@ parse(struct init *in, int argc, char **argv)
 		case 'p': in->pinfile = optarg; break;
 		case 'n': in->name = optarg; break;
 		case 'a': in->address = optarg; break;
+		case 'I': in->insecure = optarg; break;
 		case 'P': in->prov = optarg; break;
 		case 'w': in->pwfile = optarg; break;
 		case 't':

@@ -816,7 +816,10 @@ def _hs256(p, c):
 
 def _times(c, **t):
     now = int(time.time())
-    return {**c, **{k: now + v for k, v in t.items()}}
+    out = {**c, **{k: now + v for k, v in t.items() if v is not None}}
+    for k in [k for k, v in t.items() if v is None]:
+        out.pop(k, None)
+    return out
 
 
 REFUSED = {
@@ -826,6 +829,9 @@ REFUSED = {
         _times(c, nbf=120, iat=0, exp=600)),
     "issued_in_future": lambda p, c: p.sign_claims(
         _times(c, iat=120, nbf=0, exp=600)),
+    # As step-ca: a token minted before the CA (re)started is refused.
+    "issued_before_ca_start": lambda p, c: p.sign_claims(
+        _times(c, iat=-600, nbf=0, exp=600)),
     "wrong_aud_path": lambda p, c: p.sign_claims(
         {**c, "aud": c["aud"].replace("/sign", "/revoke")}),
     "wrong_aud_host": lambda p, c: p.sign_claims(
@@ -916,7 +922,8 @@ def test_token_refused_consumes_nothing(api, case):
 
 
 ACCEPTED = {
-    "expired_within_leeway": dict(exp=-30, nbf=-600, iat=-600),
+    # No iat: one 600 s back would predate this CA's start (refused below).
+    "expired_within_leeway": dict(exp=-30, nbf=-600, iat=None),
     "nbf_within_leeway": dict(nbf=30, iat=0, exp=600),
     "iat_within_leeway": dict(iat=30, nbf=0, exp=600),
     "lifetime_exactly_1h": dict(nbf=0, iat=0, exp=3600),

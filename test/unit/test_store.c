@@ -7,7 +7,9 @@
  * reopen; the writer groups many certificates per transaction; an I/O
  * error fails a whole group and the next one commits; store_close drains;
  * a process that dies right after acknowledgements leaves every
- * acknowledged certificate in the file.
+ * acknowledged certificate in the file; revocation (once, of a known
+ * serial, durable), renewals refused once what they renew is revoked,
+ * CRL numbers never reused, SSH certificates in their own table.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -132,7 +134,7 @@ on_done(int ok, void *arg)
 		t->disorder = 1;
 	t->last = a->i;
 	t->got++;
-	t->ok += ok;
+	t->ok += ok == STORE_OK;
 }
 
 static void
@@ -338,7 +340,7 @@ test_put_many(void **state)
 	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM used_tokens WHERE "
 	    "used_at > 1700000000", NULL), 200);
 	assert_int_equal(db_int(db, "SELECT MAX(version) FROM schema_version",
-	    NULL), 1);
+	    NULL), 2);
 	for (i = 0; i < 200; i++)
 		check_row(db, i);
 	db_close(db);
@@ -365,7 +367,7 @@ test_duplicates(void **state)
 	assert_int_equal(put(s, t, 2, "c", 0), 0);
 	wait_all(t);
 	assert_int_equal(t->acks[0].res, 1);
-	assert_int_equal(t->acks[1].res, 0);
+	assert_int_equal(t->acks[1].res, STORE_DUP);
 	assert_int_equal(t->acks[2].res, 1);
 	/* The failed one's token is given back; the others are spent. */
 	assert_int_equal(store_jti_reserve(s, "a"), 1);
@@ -382,8 +384,8 @@ test_duplicates(void **state)
 	/* And a good one after them. */
 	assert_int_equal(put(s, t, 5, "e", 0), 0);
 	wait_all(t);
-	assert_int_equal(t->acks[3].res, 0);
-	assert_int_equal(t->acks[4].res, 0);
+	assert_int_equal(t->acks[3].res, STORE_DUP);
+	assert_int_equal(t->acks[4].res, STORE_DUP);
 	assert_int_equal(t->acks[5].res, 1);
 	assert_int_equal(store_jti_reserve(s, "d"), 0);
 	assert_int_equal(store_jti_reserve(s, "a"), 1);
@@ -506,10 +508,10 @@ test_reopen(void **state)
 	assert_int_equal(store_jti_reserve(s, "jti-50"), 0);
 	store_close(s);
 
-	/* The migration ran once. */
+	/* Each migration ran once. */
 	db = db_open(fx->db);
 	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM schema_version",
-	    NULL), 1);
+	    NULL), 2);
 	db_close(db);
 	tally_free(t);
 }
@@ -874,6 +876,148 @@ test_open_errors(void **state)
 	assert_non_null(strstr(err, "schema version 99"));
 }
 
+static void
+revoke_one(struct store *s, struct tally *t, int i, int ssh,
+    const char *serial, const char *jti)
+{
+	struct store_revoke	 r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.serial, sizeof(r.serial), "%s", serial);
+	r.ssh = ssh;
+	r.reason = 1;
+	snprintf(r.reason_text, sizeof(r.reason_text), "key compromise");
+	snprintf(r.jti, sizeof(r.jti), "%s", jti);
+	assert_int_equal(store_put_revoke(s, &r, on_done, &t->acks[i]), 0);
+	t->want++;
+}
+
+static void
+test_revocation(void **state)
+{
+	struct fix		*fx = *state;
+	struct tally		*t = tally_new(fx->base, 16);
+	struct store		*s;
+	struct store_cert	 c;
+	struct store_record	 r;
+	struct store_revoked	*rv;
+	struct store_crl	 crl;
+	size_t			 n;
+	char			 err[256], s0[80], s1[80];
+	const uint8_t		 crl1[] = { 0x30, 0x01, 0x01 };
+	const uint8_t		 crl2[] = { 0x30, 0x01, 0x02 };
+
+	assert_non_null(s = store_open(fx->db, fx->base, err, sizeof(err)));
+	assert_int_equal(store_latest_crl(s, &crl), 1);
+	assert_int_equal(put(s, t, 0, NULL, 0), 0);
+	assert_int_equal(put(s, t, 1, NULL, 0), 0);
+	wait_all(t);
+	snprintf(s0, sizeof(s0), "%032x", 0);
+	snprintf(s1, sizeof(s1), "%032x", 1);
+
+	assert_int_equal(store_get(s, 0, s0, &r), 0);
+	assert_int_equal(r.revoked_at, 0);
+	assert_string_equal(r.subject, "CN=host0.example.com");
+	assert_int_equal(r.not_after, 1700086400);
+	assert_int_equal(r.derlen, der_for(0, derbuf, 0));
+	assert_memory_equal(r.der, derbuf, r.derlen);
+	store_record_free(&r);
+	assert_int_equal(store_get(s, 0, "ffff", &r), 1);
+	assert_int_equal(store_get(s, 1, s0, &r), 1);	/* not an SSH one */
+
+	/* Once, of a known serial; the token is spent either way it lands. */
+	revoke_one(s, t, 2, 0, s0, "rv-a");
+	wait_all(t);
+	assert_int_equal(t->acks[2].res, STORE_OK);
+	revoke_one(s, t, 3, 0, s0, "rv-b");
+	revoke_one(s, t, 4, 0, "abcdef", "rv-c");
+	wait_all(t);
+	assert_int_equal(t->acks[3].res, STORE_ALREADY);
+	assert_int_equal(t->acks[4].res, STORE_NOT_FOUND);
+	assert_int_equal(store_jti_reserve(s, "rv-a"), 1);
+	assert_int_equal(store_jti_reserve(s, "rv-b"), 0);	/* given back */
+	assert_int_equal(store_get(s, 0, s0, &r), 0);
+	assert_true(r.revoked_at > 0);
+	assert_int_equal(r.reason, 1);
+	assert_string_equal(r.reason_text, "key compromise");
+	store_record_free(&r);
+
+	/* A renewal of the revoked one is refused, of the good one stored. */
+	cert_for(&c, 5, NULL, 0);
+	snprintf(c.renewed_from, sizeof(c.renewed_from), "%s", s0);
+	assert_int_equal(store_put_cert(s, &c, on_done, &t->acks[5]), 0);
+	cert_for(&c, 6, NULL, 0);
+	snprintf(c.renewed_from, sizeof(c.renewed_from), "%s", s1);
+	assert_int_equal(store_put_cert(s, &c, on_done, &t->acks[6]), 0);
+	cert_for(&c, 7, NULL, 0);
+	snprintf(c.renewed_from, sizeof(c.renewed_from), "%s", "0bad");
+	assert_int_equal(store_put_cert(s, &c, on_done, &t->acks[7]), 0);
+	t->want += 3;
+	wait_all(t);
+	assert_int_equal(t->acks[5].res, STORE_REVOKED);
+	assert_int_equal(t->acks[6].res, STORE_OK);
+	assert_int_equal(t->acks[7].res, STORE_NOT_FOUND);
+	assert_int_equal(store_get(s, 0, "00000000000000000000000000000005",
+	    &r), 1);
+	assert_int_equal(store_jti_reserve(s, "jti-5"), 0);
+
+	/* Only unexpired revoked certificates are listed. */
+	assert_int_equal(store_list_revoked(s, 0, 0, &rv, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rv[0].serial, s0);
+	assert_int_equal(rv[0].reason, 1);
+	free(rv);
+	assert_int_equal(store_list_revoked(s, 0, 1800000000, &rv, &n), 0);
+	assert_int_equal(n, 0);
+	free(rv);
+
+	/* SSH certificates: their own table, serials of their own. */
+	cert_for(&c, 0, "ssh-jti", 0);
+	c.ssh = 1;
+	assert_int_equal(store_put_cert(s, &c, on_done, &t->acks[8]), 0);
+	t->want++;
+	wait_all(t);
+	assert_int_equal(t->acks[8].res, STORE_OK);
+	revoke_one(s, t, 9, 1, s0, "");
+	wait_all(t);
+	assert_int_equal(t->acks[9].res, STORE_OK);
+	assert_int_equal(store_list_revoked(s, 1, 0, &rv, &n), 0);
+	assert_int_equal(n, 1);
+	free(rv);
+
+	/* CRL numbers: the latest wins, none is written twice. */
+	assert_int_equal(store_put_crl(s, 1, crl1, sizeof(crl1), 100, 200,
+	    on_done, &t->acks[10]), 0);
+	assert_int_equal(store_put_crl(s, 2, crl2, sizeof(crl2), 150, 250,
+	    on_done, &t->acks[11]), 0);
+	assert_int_equal(store_put_crl(s, 2, crl1, sizeof(crl1), 150, 250,
+	    on_done, &t->acks[12]), 0);
+	t->want += 3;
+	wait_all(t);
+	assert_int_equal(t->acks[10].res, STORE_OK);
+	assert_int_equal(t->acks[11].res, STORE_OK);
+	assert_int_equal(t->acks[12].res, STORE_DUP);
+	assert_int_equal(store_latest_crl(s, &crl), 0);
+	assert_int_equal(crl.number, 2);
+	assert_int_equal(crl.this_update, 150);
+	assert_int_equal(crl.next_update, 250);
+	assert_memory_equal(crl.der, crl2, sizeof(crl2));
+	free(crl.der);
+	store_close(s);
+
+	/* All of it durable. */
+	assert_non_null(s = store_open(fx->db, fx->base, err, sizeof(err)));
+	assert_int_equal(store_get(s, 0, s0, &r), 0);
+	assert_true(r.revoked_at > 0);
+	store_record_free(&r);
+	assert_int_equal(store_latest_crl(s, &crl), 0);
+	assert_int_equal(crl.number, 2);
+	free(crl.der);
+	assert_int_equal(store_jti_reserve(s, "rv-a"), 1);
+	store_close(s);
+	tally_free(t);
+}
+
 int
 main(void)
 {
@@ -893,6 +1037,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_io_error, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_crash_after_ack, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_revocation, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,
 		    teardown),

@@ -1,0 +1,319 @@
+/*
+ * ocsp_responder.c — RFC 6960 at /ocsp (POST, and GET /ocsp/{base64}) on
+ * both listeners: the request read by policy/ocsp.c, each serial looked up
+ * in the store, the ResponseData signed through the signer (kind OCSP_TBS)
+ * by the issuing key, responderID byKey.
+ *
+ * A signed answer for one serial without a nonce is the same for everyone
+ * until shortly before its nextUpdate, so it is kept (a small table keyed
+ * by serial) and dropped the moment that serial is revoked. Answers with
+ * a nonce are signed afresh: the nonce is the client's.
+ *
+ * Errors are OCSP's own (HTTP 200, an OCSPResponse with an error status),
+ * as OCSP clients expect; only a body the HTTP layer refuses gets JSON.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <openssl/evp.h>
+
+#include "api/api.h"
+#include "api/signer_link.h"
+#include "appliance/store.h"
+#include "policy/ocsp.h"
+
+#define CACHE_SLOTS	4096		/* a power of two */
+#define CACHE_MARGIN	60		/* seconds before nextUpdate */
+#define OCSP_MAX_BODY	8192
+
+struct slot {
+	char		 serial[80];
+	uint8_t		*der;
+	size_t		 derlen;
+	time_t		 until;
+};
+
+struct ocsp_cache {
+	struct slot	 slot[CACHE_SLOTS];
+};
+
+struct ocsp_job {
+	struct api		*a;
+	struct evhttp_request	*req;
+	struct pbuf		 tbs, out;
+	char			 cache_key[80];	/* "" when not cacheable */
+	time_t			 until;
+};
+
+static const char ctype[] = "application/ocsp-response";
+
+int
+ocsp_start(struct api *a, char *err, size_t errsz)
+{
+	if ((a->ocsp = calloc(1, sizeof(*a->ocsp))) == NULL) {
+		snprintf(err, errsz, "ocsp: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void
+ocsp_stop(struct api *a)
+{
+	size_t	 i;
+
+	if (a->ocsp == NULL)
+		return;
+	for (i = 0; i < CACHE_SLOTS; i++)
+		free(a->ocsp->slot[i].der);
+	free(a->ocsp);
+	a->ocsp = NULL;
+}
+
+static struct slot *
+slot_for(struct ocsp_cache *c, const char *serial)
+{
+	uint32_t	 h = 2166136261u;	/* FNV-1a: serials are random */
+
+	for (; *serial; serial++)
+		h = (h ^ (uint8_t)*serial) * 16777619u;
+	return &c->slot[h & (CACHE_SLOTS - 1)];
+}
+
+void
+ocsp_revoked(struct api *a, const char *serial)
+{
+	struct slot	*s;
+
+	if (a->ocsp == NULL)
+		return;
+	s = slot_for(a->ocsp, serial);
+	if (strcmp(s->serial, serial) == 0) {
+		free(s->der);
+		memset(s, 0, sizeof(*s));
+	}
+}
+
+static void
+answer(struct evhttp_request *req, const struct pbuf *b)
+{
+	reply_text(req, 200, ctype, (const char *)b->data, b->len);
+}
+
+static void
+answer_error(struct evhttp_request *req, int status)
+{
+	struct pbuf	 b;
+
+	pbuf_init(&b);
+	if (ocsp_error(status, &b) == -1)
+		reply_error(req, 500, "out of memory");
+	else
+		answer(req, &b);
+	pbuf_free(&b);
+}
+
+static void
+job_free(struct ocsp_job *j)
+{
+	pbuf_free(&j->tbs);
+	pbuf_free(&j->out);
+	free(j);
+}
+
+static void
+on_signed(int status, const uint8_t *sig, size_t siglen, const char *msg,
+    void *arg)
+{
+	struct ocsp_job	*j = arg;
+	struct slot	*s;
+	uint8_t		*copy;
+
+	if (status != PROTO_OK) {
+		fprintf(stderr, "p11ca-api: ocsp: signer: %s\n", msg ? msg :
+		    "failed");
+		answer_error(j->req, OCSP_TRY_LATER);
+		job_free(j);
+		return;
+	}
+	if (ocsp_response(j->tbs.data, j->tbs.len, j->a->alg, sig, siglen,
+	    NULL, 0, &j->out) == -1) {
+		answer_error(j->req, OCSP_INTERNAL_ERROR);
+		job_free(j);
+		return;
+	}
+	/* Revoked while this was being signed: the slot was dropped, and
+	 * this answer (made from the older state) must not refill it. */
+	if (j->cache_key[0] && j->a->ocsp != NULL &&
+	    (copy = malloc(j->out.len)) != NULL) {
+		struct store_record r;
+
+		if (store_get(j->a->store, 0, j->cache_key, &r) == 0 &&
+		    r.revoked_at == 0) {
+			s = slot_for(j->a->ocsp, j->cache_key);
+			free(s->der);
+			memcpy(copy, j->out.data, j->out.len);
+			snprintf(s->serial, sizeof(s->serial), "%s",
+			    j->cache_key);
+			s->der = copy;
+			s->derlen = j->out.len;
+			s->until = j->until;
+			copy = NULL;
+		}
+		store_record_free(&r);
+		free(copy);
+	}
+	answer(j->req, &j->out);
+	job_free(j);
+}
+
+/* The store's key of a CertID serial (16-byte serials, zero-padded). */
+static int
+key_of(const struct ocsp_certid *id, char out[80])
+{
+	uint8_t	 b[16] = { 0 };
+	size_t	 i;
+
+	if (id->seriallen > 16)
+		return -1;
+	memcpy(b + 16 - id->seriallen, id->serial, id->seriallen);
+	for (i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+/* The request DER: a POST body, or base64 after /ocsp/ (RFC 6960 A.1). */
+static uint8_t *
+request_der(struct evhttp_request *req, const char *rest, size_t *len)
+{
+	struct evbuffer	*in = evhttp_request_get_input_buffer(req);
+	uint8_t		*der = NULL;
+	char		*dec;
+	size_t		 n, pad;
+	int		 k;
+
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
+		if ((n = evbuffer_get_length(in)) == 0 || n > OCSP_MAX_BODY ||
+		    (der = malloc(n)) == NULL ||
+		    evbuffer_copyout(in, der, n) != (ssize_t)n) {
+			free(der);
+			return NULL;
+		}
+		*len = n;
+		return der;
+	}
+	if ((dec = evhttp_uridecode(rest, 0, &n)) == NULL)
+		return NULL;
+	if (n == 0 || n % 4 != 0 || n > 2 * OCSP_MAX_BODY ||
+	    (der = malloc(n / 4 * 3)) == NULL) {
+		free(dec);
+		return NULL;
+	}
+	pad = (dec[n - 1] == '=') + (dec[n - 2] == '=');
+	k = EVP_DecodeBlock(der, (unsigned char *)dec, (int)n);
+	free(dec);
+	if (k < (int)pad) {
+		free(der);
+		return NULL;
+	}
+	*len = (size_t)k - pad;
+	return der;
+}
+
+void
+h_ocsp(struct api *a, struct evhttp_request *req, const char *rest)
+{
+	struct ocsp_request	 r;
+	struct ocsp_single	 one[OCSP_MAX_REQUESTS];
+	struct ocsp_respdata	 rd;
+	struct store_record	 rec;
+	struct ocsp_job		*j = NULL;
+	struct slot		*s;
+	uint8_t			*der;
+	size_t			 len = 0, i, ours = 0;
+	char			 key[80], why[160];
+	time_t			 now = time(NULL);
+	int			 k;
+
+	if ((der = request_der(req, rest, &len)) == NULL) {
+		answer_error(req, OCSP_MALFORMED_REQUEST);
+		return;
+	}
+	if (ocsp_request_parse(der, len, &r, why, sizeof(why)) == -1) {
+		fprintf(stderr, "p11ca-api: ocsp: %s\n", why);
+		answer_error(req, OCSP_MALFORMED_REQUEST);
+		goto out;
+	}
+	for (i = 0; i < r.nids; i++) {
+		one[i] = (struct ocsp_single){ .certid = r.ids[i].raw,
+		    .certidlen = r.ids[i].rawlen, .status = OCSP_UNKNOWN,
+		    .this_update = now, .next_update = now +
+		    a->cfg.ocsp_cache };
+		if ((k = ocsp_certid_issuer(&r.ids[i], a->inter_subject,
+		    a->inter_subjectlen, a->inter_spki, a->inter_spkilen)) ==
+		    -1) {
+			answer_error(req, OCSP_INTERNAL_ERROR);
+			goto out;
+		}
+		if (k == 0 || key_of(&r.ids[i], key) == -1)
+			continue;	/* another issuer's, or not ours */
+		ours++;
+		if ((k = store_get(a->store, 0, key, &rec)) == -1) {
+			answer_error(req, OCSP_TRY_LATER);
+			goto out;
+		}
+		if (k == 1)
+			continue;	/* never issued here: unknown */
+		one[i].status = rec.revoked_at ? OCSP_REVOKED : OCSP_GOOD;
+		one[i].revoked_at = rec.revoked_at;
+		one[i].reason = rec.reason;
+		store_record_free(&rec);
+	}
+	if (ours == 0) {
+		/* Not this responder's to answer (RFC 6960 2.3). */
+		answer_error(req, OCSP_UNAUTHORIZED);
+		goto out;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		answer_error(req, OCSP_INTERNAL_ERROR);
+		goto out;
+	}
+	j->a = a;
+	j->req = req;
+	pbuf_init(&j->tbs);
+	pbuf_init(&j->out);
+	if (r.nids == 1 && r.nonce == NULL && one[0].status != OCSP_UNKNOWN &&
+	    key_of(&r.ids[0], key) == 0) {
+		s = a->ocsp ? slot_for(a->ocsp, key) : NULL;
+		if (s != NULL && s->der != NULL && strcmp(s->serial, key) == 0 &&
+		    now < s->until) {
+			reply_text(req, 200, ctype, (const char *)s->der,
+			    s->derlen);
+			goto out;
+		}
+		snprintf(j->cache_key, sizeof(j->cache_key), "%s", key);
+		j->until = one[0].next_update - CACHE_MARGIN;
+	}
+	rd = (struct ocsp_respdata){ .responder_spki = a->inter_spki,
+	    .responder_spkilen = a->inter_spkilen, .produced_at = now,
+	    .responses = one, .nresponses = r.nids, .nonce = r.nonce,
+	    .noncelen = r.noncelen };
+	if (ocsp_encode(&rd, &j->tbs) == -1) {
+		answer_error(req, OCSP_INTERNAL_ERROR);
+		goto out;
+	}
+	if (link_sign(a->link, a->cfg.signer_key, KIND_OCSP_TBS, a->alg,
+	    j->tbs.data, j->tbs.len, on_signed, j) == -1) {
+		answer_error(req, OCSP_TRY_LATER);
+		goto out;
+	}
+	j = NULL;	/* on_signed's */
+out:
+	if (j != NULL)
+		job_free(j);
+	free(der);
+}
