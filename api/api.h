@@ -67,6 +67,7 @@ struct api {
 		struct event	*timer;
 	} crl;
 	struct ocsp_cache	*ocsp;
+	X509			*tls_unstored;	/* issued, store not open yet */
 };
 
 typedef void (*api_handler)(struct api *, struct evhttp_request *,
@@ -85,6 +86,8 @@ void	server_close(struct api *a);
 /* tls.c: the server's SSL_CTX, its own certificate issued at start. */
 int	tls_setup(struct api *a, char *err, size_t errsz);
 int	tls_renew(struct api *a, char *err, size_t errsz);
+/* Stores the server certificate issued before the store was open. */
+void	tls_record(struct api *a);
 #define TLS_RENEW_EVERY	(16 * 3600)	/* of its 24 hours */
 
 /* ca.c */

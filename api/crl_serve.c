@@ -1,8 +1,8 @@
 /*
  * crl_serve.c — the CA's CRL: made through the signer (kind CRL_TBS) from the
  * store's revoked list, numbered strictly upwards and stored before it is
- * served, made again on every revocation and renewPeriod after its
- * thisUpdate, and served at /crl (DER, or PEM on request) on both
+ * served, made again at start, on every revocation and renewPeriod after
+ * its thisUpdate, and served at /crl (DER, or PEM on request) on both
  * listeners.
  *
  * One CRL is being made at a time; a revocation meanwhile asks for one
@@ -186,7 +186,7 @@ make(struct api *a)
 	    .issuerlen = a->inter_subjectlen, .issuer_spki = a->inter_spki,
 	    .issuer_spkilen = a->inter_spkilen, .this_update = j->this_update,
 	    .next_update = j->next_update, .number = j->number, .entries = e,
-	    .nentries = n };
+	    .nentries = n, .idp = a->cfg.crl_url[0] ? a->cfg.crl_url : NULL };
 	if (crl_encode(&pr, &j->tbs) == -1)
 		goto fail;
 	if (link_sign(a->link, a->cfg.signer_key, KIND_CRL_TBS, a->alg,
@@ -213,7 +213,6 @@ int
 crl_start(struct api *a, char *err, size_t errsz)
 {
 	struct store_crl c;
-	time_t		 now = time(NULL);
 	int		 rc;
 
 	if (!a->cfg.crl_enabled)
@@ -233,12 +232,12 @@ crl_start(struct api *a, char *err, size_t errsz)
 		a->crl.this_update = c.this_update;
 		a->crl.next_update = c.next_update;
 	}
-	/* Still fresh: keep it until its renewal; otherwise make one now. */
-	if (rc == 0 && now >= c.this_update &&
-	    now < c.this_update + a->cfg.crl_renew)
-		schedule(a, c.this_update + a->cfg.crl_renew - now);
-	else
-		make(a);
+	/*
+	 * Served until a new one is made, which is at once: a revocation
+	 * acknowledged just before a crash (or while the signer was down)
+	 * may not be in the stored one.
+	 */
+	make(a);
 	return 0;
 }
 

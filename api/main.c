@@ -273,6 +273,7 @@ main(int argc, char **argv)
 	}
 	if (!issued_at_check(&a.cfg))
 		a.started = 0;
+	tls_record(&a);
 	renew_tv.tv_sec = renew_every();
 	if ((renew = evtimer_new(a.base, on_renew, &a)) == NULL ||
 	    evtimer_add(renew, &renew_tv) == -1) {

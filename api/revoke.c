@@ -123,8 +123,11 @@ h_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 		bad_request(req, "reasonCode out of bounds");
 		goto out;
 	}
-	/* As step-ca: only passive revocation (the CA's own records). */
-	if (passive != NULL && !cJSON_IsTrue(passive)) {
+	/*
+	 * As step-ca: only passive revocation (the CA's own records), and
+	 * an absent passive is false, as Go decodes it.
+	 */
+	if (!cJSON_IsTrue(passive)) {
 		reply_error(req, 501, "The requested method is not "
 		    "implemented by the certificate authority. Please see the "
 		    "certificate authority logs for more info.");

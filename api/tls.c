@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "api/api.h"
+#include "appliance/store.h"
 #include "hsm/client.h"
 #include "hsm/proto.h"
 #include "policy/tbs.h"
@@ -201,6 +202,67 @@ issuer_pieces(struct api *a)
 	return 0;
 }
 
+static void
+on_recorded(int result, void *arg)
+{
+	(void)arg;
+	if (result != STORE_OK)
+		fprintf(stderr, "p11ca-api: the server certificate could not "
+		    "be stored: OCSP will not know it\n");
+}
+
+/*
+ * The server's own certificate names our CDP and OCSP responder, so it is
+ * stored like any other: relying parties that check it must find it
+ * good, not unknown. Before the store is open it waits in tls_unstored.
+ */
+static void
+record(struct api *a, X509 *leaf)
+{
+	struct store_cert	 sc;
+	unsigned char		*der = NULL;
+	struct tm		 tm;
+	int			 n, i;
+
+	if (a->store == NULL) {
+		if (X509_up_ref(leaf) == 1) {
+			X509_free(a->tls_unstored);
+			a->tls_unstored = leaf;
+		}
+		return;
+	}
+	memset(&sc, 0, sizeof(sc));
+	if (serial_key(X509_get0_serialNumber(leaf), sc.serial) == -1 ||
+	    (n = i2d_X509(leaf, &der)) <= 0) {
+		on_recorded(STORE_FAILED, NULL);
+		return;
+	}
+	sc.der = der;
+	sc.derlen = (size_t)n;
+	snprintf(sc.subject, sizeof(sc.subject), "CN=p11ca Online CA");
+	for (i = 0; i < a->cfg.ndns; i++)
+		snprintf(sc.sans + strlen(sc.sans), sizeof(sc.sans) -
+		    strlen(sc.sans), "%s%s", i ? "," : "", a->cfg.dns[i]);
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(leaf), &tm) == 1)
+		sc.not_before = timegm(&tm);
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) == 1)
+		sc.not_after = timegm(&tm);
+	if (store_put_cert(a->store, &sc, on_recorded, NULL) == -1)
+		on_recorded(STORE_FAILED, NULL);
+	OPENSSL_free(der);
+}
+
+void
+tls_record(struct api *a)
+{
+	X509	*x = a->tls_unstored;
+
+	a->tls_unstored = NULL;
+	if (x != NULL)
+		record(a, x);
+	X509_free(x);
+}
+
 /*
  * A fresh key and certificate for the server, installed for the
  * connections that start from now on. It asks the signer with the
@@ -219,8 +281,10 @@ tls_renew(struct api *a, char *err, size_t errsz)
 	    (leaf = issue_own(a, key, err, errsz)) != NULL) {
 		if (SSL_CTX_use_certificate(a->ssl, leaf) == 1 &&
 		    SSL_CTX_use_PrivateKey(a->ssl, key) == 1 &&
-		    SSL_CTX_check_private_key(a->ssl) == 1)
+		    SSL_CTX_check_private_key(a->ssl) == 1) {
+			record(a, leaf);
 			rc = 0;
+		}
 		else
 			snprintf(err, errsz, "cannot install the new server "
 			    "certificate");
@@ -284,6 +348,8 @@ tls_setup(struct api *a, char *err, size_t errsz)
 	} else if ((key = EVP_EC_gen("P-256")) == NULL ||
 	    (leaf = issue_own(a, key, err, errsz)) == NULL)
 		goto bad;
+	else
+		record(a, leaf);	/* once the store is open */
 	if ((a->ssl = SSL_CTX_new(TLS_server_method())) == NULL ||
 	    !SSL_CTX_set_min_proto_version(a->ssl, TLS1_2_VERSION) ||
 	    !SSL_CTX_set_cipher_list(a->ssl, tls12_ciphers) ||

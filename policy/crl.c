@@ -11,6 +11,7 @@
 #define OID_CRL_NUMBER	"\x55\x1d\x14"
 #define OID_REASON	"\x55\x1d\x15"
 #define OID_CRL_DP	"\x55\x1d\x1f"
+#define OID_IDP		"\x55\x1d\x1c"
 #define OID_AIA		"\x2b\x06\x01\x05\x05\x07\x01\x01"
 #define OID_AD_OCSP	"\x2b\x06\x01\x05\x05\x07\x30\x01"
 #define OID_AD_CAISSUERS "\x2b\x06\x01\x05\x05\x07\x30\x02"
@@ -98,7 +99,38 @@ put_entry(struct pbuf *b, const struct crl_entry *e)
 	return der_close(b, m);
 }
 
-/* crlExtensions [0] EXPLICIT: authorityKeyIdentifier, cRLNumber. */
+/*
+ * issuingDistributionPoint, critical (RFC 5280 5.2.5): a CRL that says
+ * where it is published is only good for certificates that name that
+ * distribution point. SEQUENCE { [0] DistributionPointName { fullName
+ * [0] IMPLICIT GeneralNames { URI } } }.
+ */
+static int
+put_idp(struct pbuf *b, const char *url)
+{
+	struct pbuf	 v;
+	size_t		 m, e, dp, fn;
+	int		 rc = -1;
+
+	pbuf_init(&v);
+	if ((m = der_open(&v, DER_SEQUENCE)) != (size_t)-1 &&
+	    (dp = der_open(&v, DER_CTX(0))) != (size_t)-1 &&
+	    (fn = der_open(&v, DER_CTX(0))) != (size_t)-1 &&
+	    put_uri(&v, url) == 0 && der_close(&v, fn) == 0 &&
+	    der_close(&v, dp) == 0 && der_close(&v, m) == 0 &&
+	    (e = der_open(b, DER_SEQUENCE)) != (size_t)-1 &&
+	    der_put(b, DER_OID, OID_IDP, 3) == 0 &&
+	    der_put(b, DER_BOOLEAN, "\xff", 1) == 0 &&
+	    der_put(b, DER_OCTETSTRING, v.data, v.len) == 0)
+		rc = der_close(b, e);
+	pbuf_free(&v);
+	return rc;
+}
+
+/*
+ * crlExtensions [0] EXPLICIT: authorityKeyIdentifier, cRLNumber, and the
+ * issuingDistributionPoint when the profile names one.
+ */
 static int
 put_crl_exts(const struct crl_profile *pr, struct pbuf *b)
 {
@@ -120,6 +152,7 @@ put_crl_exts(const struct crl_profile *pr, struct pbuf *b)
 	v.len = 0;
 	if (der_put_uint(&v, num, sizeof(num)) == -1 ||
 	    put_ext(b, OID_CRL_NUMBER, 3, &v) == -1 ||
+	    (pr->idp != NULL && put_idp(b, pr->idp) == -1) ||
 	    der_close(b, exts) == -1 || der_close(b, ctx) == -1)
 		goto out;
 	rc = 0;

@@ -51,6 +51,8 @@ struct crl_profile {
 	uint64_t	 number;	/* cRLNumber, increasing */
 	const struct crl_entry *entries; /* in the order given; may be none */
 	size_t		 nentries;
+	const char	*idp;		/* issuingDistributionPoint URL, or
+					   NULL for none */
 };
 
 /*

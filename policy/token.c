@@ -627,6 +627,11 @@ token_verify_x5c(const char *compact, enum token_aud aud,
 	}
 	if (check_claims(compact, claims, aud, pol, t, &reason) == -1)
 		goto out;
+	if (pol->started != 0 && t->iat != 0 && t->iat < pol->started) {
+		reason = "token issued before the bootstrap of certificate "
+		    "authority";
+		goto out;
+	}
 	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
 	    cn, sizeof(cn));
 	if (n <= 0 || strcmp(cn, t->sub) != 0) {
