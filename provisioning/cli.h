@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 struct command {
 	const char	*name;		/* "init", "hsm list", ... */
 	int		(*run)(int argc, char **argv);
@@ -35,6 +37,36 @@ int	cli_mkdirs(const char *home);
 int	cli_https(const char *base, const char *root, const char *method,
 	    const char *path, const char *body, int *status, char **resp);
 
+/* What cli_https cannot say: a client certificate, headers, plain HTTP. */
+struct cli_req {
+	const char	*method, *path;
+	const char	*body;		/* JSON, or NULL */
+	const char	*auth;		/* Authorization value, or NULL */
+	const char	*accept;	/* Accept value, or NULL */
+	X509		*cert;		/* mTLS: client certificate, */
+	EVP_PKEY	*key;		/* its key */
+	STACK_OF(X509)	*chain;		/* and what to send after it */
+	int		 plain_ok;	/* base may be http:// */
+};
+/* As cli_https; *resplen (when not NULL) is the body's length. */
+int	cli_http(const char *base, const char *root, const struct cli_req *q,
+	    int *status, char **resp, size_t *resplen);
+
+/*
+ * A one-time token as `p11ca ca token SUBJECT` makes it, for aud "sign",
+ * "revoke", ...: home, config, url, root as --home, --ca-config,
+ * --ca-url, --root (NULL: defaults); the JWK provisioner by issuer or
+ * kid (NULL: the only one), its key decrypted with pwfile (NULL: the
+ * home's secrets/password) or read from keyfile. Caller free(); NULL
+ * with the reason printed.
+ */
+struct cli_tokreq {
+	const char	*home, *config, *url, *root;
+	const char	*subject, *aud;
+	const char	*issuer, *kid, *pwfile, *keyfile;
+};
+char	*cli_mint_token(const struct cli_tokreq *q);
+
 void	cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	cli_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -47,6 +79,11 @@ int	cmd_ca_certificate(int argc, char **argv);
 int	cmd_ca_health(int argc, char **argv);
 int	cmd_ca_root(int argc, char **argv);
 int	cmd_certificate_fingerprint(int argc, char **argv);
+/* cmd_lifecycle.c */
+int	cmd_ca_renew(int argc, char **argv);
+int	cmd_ca_rekey(int argc, char **argv);
+int	cmd_ca_revoke(int argc, char **argv);
+int	cmd_crl_inspect(int argc, char **argv);
 /* ca provisioner list|add|update|remove|jwe-key: its own table. */
 int	cmd_ca_provisioner(int argc, char **argv);
 

@@ -292,6 +292,39 @@ bad:
 	return NULL;
 }
 
+/* mint() for other commands (cli.h): `p11ca ca revoke` makes its token. */
+char *
+cli_mint_token(const struct cli_tokreq *q)
+{
+	struct tokreq	*r;
+	struct ctx	*c;
+	char		*tok = NULL;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		free(r);
+		cli_err("out of memory");
+		return NULL;
+	}
+	c->home = q->home;
+	c->config = q->config;
+	c->url = q->url;
+	c->root = q->root;
+	r->subject = q->subject;
+	r->aud = q->aud;
+	r->issuer = q->issuer;
+	r->kid = q->kid;
+	r->pwfile = q->pwfile;
+	r->keyfile = q->keyfile;
+	if (ctx_load(c) == 0) {
+		tok = mint(c, r);
+		config_free(&c->cfg);
+	}
+	free(c);
+	free(r);
+	return tok;
+}
+
 static int
 write_out(const char *path, const char *data, int mode, int force)
 {

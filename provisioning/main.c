@@ -20,10 +20,17 @@ static const struct command commands[] = {
 	{ "ca certificate", cmd_ca_certificate, "make a key, have the CA "
 	    "certify it" },
 	{ "ca health", cmd_ca_health, "ask the CA whether it is healthy" },
+	{ "ca renew", cmd_ca_renew, "renew a certificate (mTLS or x5c "
+	    "token)" },
+	{ "ca rekey", cmd_ca_rekey, "a new key and certificate for the same "
+	    "identity" },
+	{ "ca revoke", cmd_ca_revoke, "revoke a certificate (token or mTLS)" },
 	{ "ca root", cmd_ca_root, "download and check the CA's root "
 	    "certificate" },
 	{ "ca provisioner", cmd_ca_provisioner, "list, add, update, remove "
 	    "provisioners; print a jwe-key" },
+	{ "crl inspect", cmd_crl_inspect, "fetch or read a CRL, check its "
+	    "signature, print it" },
 	{ "certificate fingerprint", cmd_certificate_fingerprint, "SHA-256 "
 	    "fingerprint of a certificate" },
 };
