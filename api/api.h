@@ -28,6 +28,7 @@ struct signer_link;
 struct token_policy;
 struct store_cert;
 struct ocsp_cache;
+struct ssh_key;
 
 #define API_VERSION	"0.1.0"
 #define API_MAX_BODY	(1 << 20)	/* JSON 413 above this */
@@ -68,6 +69,8 @@ struct api {
 	} crl;
 	struct ocsp_cache	*ocsp;
 	X509			*tls_unstored;	/* issued, store not open yet */
+	/* The SSH CA's public keys (ssh.c); NULL when not configured. */
+	struct ssh_key		*ssh_user, *ssh_host;
 };
 
 typedef void (*api_handler)(struct api *, struct evhttp_request *,
@@ -149,9 +152,24 @@ void	h_crl(struct api *, struct evhttp_request *, const char *);
 
 /* ocsp_responder.c */
 int	ocsp_start(struct api *a, char *err, size_t errsz);
+int	ocsp_renew(struct api *a, char *err, size_t errsz);
 void	ocsp_stop(struct api *a);
 void	ocsp_revoked(struct api *a, const char *serial);
 void	h_ocsp(struct api *, struct evhttp_request *, const char *);
+
+/* ssh.c: step-ca's SSH API, and the KRL. */
+int	ssh_start(struct api *a, char *err, size_t errsz);
+void	ssh_stop(struct api *a);
+void	h_ssh_sign(struct api *, struct evhttp_request *, const char *);
+void	h_ssh_renew(struct api *, struct evhttp_request *, const char *);
+void	h_ssh_rekey(struct api *, struct evhttp_request *, const char *);
+void	h_ssh_revoke(struct api *, struct evhttp_request *, const char *);
+void	h_ssh_roots(struct api *, struct evhttp_request *, const char *);
+void	h_ssh_config(struct api *, struct evhttp_request *, const char *);
+void	h_ssh_check_host(struct api *, struct evhttp_request *,
+	    const char *);
+void	h_ssh_hosts(struct api *, struct evhttp_request *, const char *);
+void	h_ssh_krl(struct api *, struct evhttp_request *, const char *);
 
 /* provisioners.c */
 void	h_provisioners(struct api *, struct evhttp_request *, const char *);

@@ -194,7 +194,8 @@ on_renew(evutil_socket_t fd, short ev, void *arg)
 	char		 err[512];
 
 	(void)fd, (void)ev;
-	if (tls_renew(a, err, sizeof(err)) == -1) {
+	if (tls_renew(a, err, sizeof(err)) == -1 ||
+	    ocsp_renew(a, err, sizeof(err)) == -1) {
 		fprintf(stderr, "p11ca-api: server certificate renewal failed, "
 		    "retrying in 5 minutes: %s\n", err);
 		next.tv_sec = 300;
@@ -260,6 +261,7 @@ main(int argc, char **argv)
 	if (config_load(cfg, &a.cfg, err, sizeof(err)) == -1 ||
 	    provisioners_load(cJSON_GetObjectItemCaseSensitive(a.cfg.json,
 	    "authority"), &a.provs, &a.nprovs, err, sizeof(err)) == -1 ||
+	    ssh_start(&a, err, sizeof(err)) == -1 ||
 	    tls_setup(&a, err, sizeof(err)) == -1 ||
 	    (a.base = event_base_new()) == NULL ||
 	    (a.store = store_open(a.cfg.db, a.base, err, sizeof(err))) ==
@@ -308,6 +310,7 @@ out:
 		event_free(renew);
 	ocsp_stop(&a);
 	crl_stop(&a);
+	ssh_stop(&a);
 	server_close(&a);
 	link_free(a.link);
 	if (a.store)

@@ -4,6 +4,12 @@
  * in the store, the ResponseData signed through the signer (kind OCSP_TBS)
  * by the issuing key, responderID byKey.
  *
+ * With ocsp.key set the answers are signed instead by a delegated
+ * responder key the signer holds (role ocsp: it may sign nothing else);
+ * its certificate (id-kp-OCSPSigning, id-pkix-ocsp-nocheck, a week long)
+ * is issued by the intermediate at start and with every TLS renewal, and
+ * travels in each answer.
+ *
  * A signed answer for one serial without a nonce is the same for everyone
  * until shortly before its nextUpdate, so it is kept (a small table keyed
  * by serial) and dropped the moment that serial is revoked. Answers with
@@ -24,7 +30,9 @@
 #include "api/api.h"
 #include "api/signer_link.h"
 #include "appliance/store.h"
+#include "hsm/client.h"
 #include "policy/ocsp.h"
+#include "policy/tbs.h"
 
 #define CACHE_SLOTS	4096		/* a power of two */
 #define CACHE_MARGIN	60		/* seconds before nextUpdate */
@@ -39,7 +47,13 @@ struct slot {
 
 struct ocsp_cache {
 	struct slot	 slot[CACHE_SLOTS];
+	/* The delegated responder, when there is one. */
+	uint8_t		*cert, *spki;
+	size_t		 certlen, spkilen;
+	uint8_t		 alg;
 };
+
+#define RESPONDER_LIFETIME	(7 * 24 * 3600)
 
 struct ocsp_job {
 	struct api		*a;
@@ -47,9 +61,91 @@ struct ocsp_job {
 	struct pbuf		 tbs, out;
 	char			 cache_key[80];	/* "" when not cacheable */
 	time_t			 until;
+	uint8_t			 alg;		/* of the responder's key */
 };
 
 static const char ctype[] = "application/ocsp-response";
+
+/* The responder certificate's own extensions: EKU OCSPSigning, nocheck. */
+static const uint8_t responder_exts[] = {
+	0x30, 0x13, 0x06, 0x03, 0x55, 0x1d, 0x25, 0x04, 0x0c, 0x30, 0x0a,
+	0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x09,
+	0x30, 0x0f, 0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30,
+	0x01, 0x05, 0x04, 0x02, 0x05, 0x00,
+};
+
+/*
+ * Issues the delegated responder's certificate through the signer, with
+ * the blocking client (at start and every 16 hours, as the TLS one).
+ */
+int
+ocsp_renew(struct api *a, char *err, size_t errsz)
+{
+	struct ocsp_cache	*c = a->ocsp;
+	struct signer_client	*sc = NULL;
+	struct tbs_profile	 pr;
+	struct pbuf		 tbs, crt, subj;
+	uint8_t			 serial[16], *spki = NULL, *sig = NULL;
+	size_t			 spkilen, siglen, m, st, r;
+	char			 hex[33];
+	time_t			 now = time(NULL), na = now + RESPONDER_LIFETIME;
+	int			 kt, rc = -1;
+
+	if (c == NULL || a->cfg.ocsp_key[0] == '\0')
+		return 0;
+	pbuf_init(&tbs);
+	pbuf_init(&crt);
+	pbuf_init(&subj);
+	if (na > a->inter_not_after)
+		na = a->inter_not_after;
+	if ((sc = signer_connect(a->cfg.signer_socket, err, errsz)) == NULL ||
+	    signer_public_key(sc, a->cfg.ocsp_key, &kt, &spki, &spkilen, NULL,
+	    err, errsz) == -1)
+		goto out;
+	if (x509_serial(serial, hex) == -1 ||
+	    (m = der_open(&subj, 0x30)) == (size_t)-1 ||
+	    (st = der_open(&subj, 0x31)) == (size_t)-1 ||
+	    (r = der_open(&subj, 0x30)) == (size_t)-1 ||
+	    der_put(&subj, 0x06, "\x55\x04\x03", 3) == -1 ||
+	    der_put(&subj, 0x0c, "p11ca OCSP Responder", 20) == -1 ||
+	    der_close(&subj, r) == -1 || der_close(&subj, st) == -1 ||
+	    der_close(&subj, m) == -1) {
+		snprintf(err, errsz, "out of memory");
+		goto out;
+	}
+	pr = (struct tbs_profile){ .serial = serial, .seriallen = 16,
+	    .alg = a->alg, .issuer = a->inter_subject,
+	    .issuerlen = a->inter_subjectlen, .not_before = now - 60,
+	    .not_after = na, .subject = subj.data, .subjectlen = subj.len,
+	    .spki = spki, .spkilen = spkilen, .pathlen = -1,
+	    .keyusage = TBS_KU_DIGITAL_SIGNATURE, .aki_spki = a->inter_spki,
+	    .aki_spkilen = a->inter_spkilen, .extra = responder_exts,
+	    .extralen = sizeof(responder_exts) };
+	if (tbs_encode(&pr, &tbs) == -1 ||
+	    signer_sign(sc, a->cfg.signer_key, KIND_X509_TBS, a->alg, tbs.data,
+	    tbs.len, &sig, &siglen, NULL, err, errsz) == -1 ||
+	    tbs_certificate(tbs.data, tbs.len, a->alg, sig, siglen, &crt) ==
+	    -1)
+		goto out;
+	free(c->cert);
+	free(c->spki);
+	c->cert = crt.data;
+	c->certlen = crt.len;
+	pbuf_init(&crt);
+	c->spki = spki;
+	c->spkilen = spkilen;
+	spki = NULL;
+	c->alg = tbs_alg_for(kt);
+	rc = 0;
+out:
+	signer_close(sc);
+	free(spki);
+	free(sig);
+	pbuf_free(&tbs);
+	pbuf_free(&crt);
+	pbuf_free(&subj);
+	return rc;
+}
 
 int
 ocsp_start(struct api *a, char *err, size_t errsz)
@@ -58,7 +154,7 @@ ocsp_start(struct api *a, char *err, size_t errsz)
 		snprintf(err, errsz, "ocsp: out of memory");
 		return -1;
 	}
-	return 0;
+	return ocsp_renew(a, err, errsz);
 }
 
 void
@@ -70,6 +166,8 @@ ocsp_stop(struct api *a)
 		return;
 	for (i = 0; i < CACHE_SLOTS; i++)
 		free(a->ocsp->slot[i].der);
+	free(a->ocsp->cert);
+	free(a->ocsp->spki);
 	free(a->ocsp);
 	a->ocsp = NULL;
 }
@@ -140,8 +238,8 @@ on_signed(int status, const uint8_t *sig, size_t siglen, const char *msg,
 		job_free(j);
 		return;
 	}
-	if (ocsp_response(j->tbs.data, j->tbs.len, j->a->alg, sig, siglen,
-	    NULL, 0, &j->out) == -1) {
+	if (ocsp_response(j->tbs.data, j->tbs.len, j->alg, sig, siglen,
+	    j->a->ocsp->cert, j->a->ocsp->certlen, &j->out) == -1) {
 		answer_error(j->req, OCSP_INTERNAL_ERROR);
 		job_free(j);
 		return;
@@ -298,16 +396,20 @@ h_ocsp(struct api *a, struct evhttp_request *req, const char *rest)
 		snprintf(j->cache_key, sizeof(j->cache_key), "%s", key);
 		j->until = one[0].next_update - CACHE_MARGIN;
 	}
-	rd = (struct ocsp_respdata){ .responder_spki = a->inter_spki,
-	    .responder_spkilen = a->inter_spkilen, .produced_at = now,
+	/* The delegated responder, or the issuing CA itself. */
+	j->alg = a->ocsp->cert ? a->ocsp->alg : a->alg;
+	rd = (struct ocsp_respdata){ .responder_spki = a->ocsp->cert ?
+	    a->ocsp->spki : a->inter_spki, .responder_spkilen = a->ocsp->cert ?
+	    a->ocsp->spkilen : a->inter_spkilen, .produced_at = now,
 	    .responses = one, .nresponses = r.nids, .nonce = r.nonce,
 	    .noncelen = r.noncelen };
 	if (ocsp_encode(&rd, &j->tbs) == -1) {
 		answer_error(req, OCSP_INTERNAL_ERROR);
 		goto out;
 	}
-	if (link_sign(a->link, a->cfg.signer_key, KIND_OCSP_TBS, a->alg,
-	    j->tbs.data, j->tbs.len, on_signed, j) == -1) {
+	if (link_sign(a->link, a->ocsp->cert ? a->cfg.ocsp_key :
+	    a->cfg.signer_key, KIND_OCSP_TBS, j->alg, j->tbs.data, j->tbs.len,
+	    on_signed, j) == -1) {
 		answer_error(req, OCSP_TRY_LATER);
 		goto out;
 	}

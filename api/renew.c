@@ -46,17 +46,6 @@ bad_request(struct evhttp_request *req, const char *detail)
 	reply_error(req, 400, m);
 }
 
-static const struct provisioner *
-by_name(const struct api *a, const char *name)
-{
-	int	 i;
-
-	for (i = 0; i < a->nprovs; i++)
-		if (strcmp(a->provs[i].name, name) == 0)
-			return &a->provs[i];
-	return NULL;
-}
-
 /*
  * The certificate being renewed: from the token when there is one, else
  * the TLS client's. 0 with *leaf (a reference to free) and the jti
@@ -150,7 +139,8 @@ reissue(struct api *a, struct evhttp_request *req, X509 *leaf,
 	have = why == NULL;
 	if (why == NULL && rec.revoked_at != 0)
 		why = "certificate revoked";
-	else if (why == NULL && (p = by_name(a, rec.provisioner)) == NULL)
+	else if (why == NULL && (p = provisioner_named(a->provs,
+	    a->nprovs, PROV_JWK, rec.provisioner)) == NULL)
 		why = "provisioner of the certificate not found";
 	else if (why == NULL && p->claims.disable_renewal)
 		why = "renew is disabled for this provisioner";

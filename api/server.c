@@ -51,6 +51,16 @@ static const struct route {
 	{ EVHTTP_REQ_GET, "/intermediate.crt", 0, 1, h_intermediate },
 	{ EVHTTP_REQ_POST, "/ocsp", 0, 1, h_ocsp },
 	{ EVHTTP_REQ_GET, "/ocsp/", 1, 1, h_ocsp },
+	{ EVHTTP_REQ_POST, "/ssh/sign", 0, 0, h_ssh_sign },
+	{ EVHTTP_REQ_POST, "/ssh/renew", 0, 0, h_ssh_renew },
+	{ EVHTTP_REQ_POST, "/ssh/rekey", 0, 0, h_ssh_rekey },
+	{ EVHTTP_REQ_POST, "/ssh/revoke", 0, 0, h_ssh_revoke },
+	{ EVHTTP_REQ_GET, "/ssh/roots", 0, 0, h_ssh_roots },
+	{ EVHTTP_REQ_GET, "/ssh/federation", 0, 0, h_ssh_roots },
+	{ EVHTTP_REQ_POST, "/ssh/config", 0, 0, h_ssh_config },
+	{ EVHTTP_REQ_POST, "/ssh/check-host", 0, 0, h_ssh_check_host },
+	{ EVHTTP_REQ_GET, "/ssh/hosts", 0, 0, h_ssh_hosts },
+	{ EVHTTP_REQ_GET, "/ssh/krl", 0, 1, h_ssh_krl },
 };
 
 static void

@@ -54,15 +54,6 @@ load_pem(const char *path, char **pem)
 	return x;
 }
 
-static uint8_t
-alg_for(int keytype)
-{
-	return keytype == KEYTYPE_EC_P256 ? ALG_ECDSA_SHA256 :
-	    keytype == KEYTYPE_EC_P384 ? ALG_ECDSA_SHA384 :
-	    keytype == KEYTYPE_EC_P521 ? ALG_ECDSA_SHA512 :
-	    keytype == KEYTYPE_RSA ? ALG_RSA_PKCS1_SHA256 : ALG_ED25519;
-}
-
 /* The server's own leaf: CN "p11ca Online CA", the CA's names, 24 h. */
 static X509 *
 issue_own(struct api *a, EVP_PKEY *key, char *err, size_t errsz)
@@ -106,12 +97,12 @@ issue_own(struct api *a, EVP_PKEY *key, char *err, size_t errsz)
 		goto out;
 	}
 	serial[0] = (serial[0] & 0x7f) | 0x40;
-	a->alg = alg_for(kt);
+	a->alg = tbs_alg_for(kt);
 	pr = (struct tbs_profile){ .serial = serial, .seriallen = 16,
 	    .alg = a->alg, .issuer = issuer, .issuerlen = il,
 	    .not_before = now - 60, .not_after = na, .subject = subj,
 	    .subjectlen = jl, .spki = spki, .spkilen = sl, .pathlen = -1,
-	    .keyusage = KU_DIGITAL_SIGNATURE, .aki_spki = ispki,
+	    .keyusage = TBS_KU_DIGITAL_SIGNATURE, .aki_spki = ispki,
 	    .aki_spkilen = isl, .extra = ext.data, .extralen = ext.len };
 	if (tbs_encode(&pr, &tbs) == -1 ||
 	    signer_sign(sc, a->cfg.signer_key, KIND_X509_TBS, pr.alg, tbs.data,
@@ -167,7 +158,7 @@ key_alg(struct api *a, char *err, size_t errsz)
 	if ((sc = signer_connect(a->cfg.signer_socket, err, errsz)) != NULL &&
 	    signer_public_key(sc, a->cfg.signer_key, &kt, &spki, &n, NULL, err,
 	    errsz) == 0) {
-		a->alg = alg_for(kt);
+		a->alg = tbs_alg_for(kt);
 		rc = 0;
 	}
 	free(spki);

@@ -558,9 +558,9 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	    .issuerlen = a->inter_subjectlen, .not_before = nb,
 	    .not_after = na, .subject = subj.data, .subjectlen = subj.len,
 	    .spki = r.csr.spki, .spkilen = r.csr.spkilen, .ca = 0,
-	    .pathlen = -1, .keyusage = KU_DIGITAL_SIGNATURE |
+	    .pathlen = -1, .keyusage = TBS_KU_DIGITAL_SIGNATURE |
 	    (r.csr.keytype == KEYTYPE_RSA ?
-	    KU_KEY_ENCIPHERMENT : 0), .aki_spki = a->inter_spki,
+	    TBS_KU_KEY_ENCIPHERMENT : 0), .aki_spki = a->inter_spki,
 	    .aki_spkilen = a->inter_spkilen, .extra = ext.data,
 	    .extralen = ext.len };
 	if (tbs_encode(&pr, &tbs) == -1)

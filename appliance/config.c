@@ -105,6 +105,8 @@ revocation(const cJSON *o, struct ca_config *c)
 		return "ocsp.url";
 	if (dur(ocsp, "cacheDuration", 3600, &c->ocsp_cache) == -1)
 		return "ocsp.cacheDuration";
+	if (get(ocsp, "key", c->ocsp_key, sizeof(c->ocsp_key), 0) == -1)
+		return "ocsp.key";
 	if (get(aia, "caIssuers", c->issuer_url, sizeof(c->issuer_url), 0) ==
 	    -1)
 		return "aia.caIssuers";
@@ -167,6 +169,22 @@ config_load(const char *path, struct ca_config *c, char *err, size_t errsz)
 		    get(t, "key", c->tls_key, sizeof(c->tls_key), 0) == -1 ||
 		    (c->tls_crt[0] != '\0') != (c->tls_key[0] != '\0'))
 			bad = "tls.crt / tls.key";
+	if (bad == NULL && (t = cJSON_GetObjectItemCaseSensitive(o, "ssh")))
+		if (!cJSON_IsObject(t) ||
+		    get(t, "userPublicKey", c->ssh_user_pub,
+		    sizeof(c->ssh_user_pub), 0) == -1 ||
+		    get(t, "hostPublicKey", c->ssh_host_pub,
+		    sizeof(c->ssh_host_pub), 0) == -1 ||
+		    get(s, "sshUserKey", c->signer_ssh_user,
+		    sizeof(c->signer_ssh_user), 0) == -1 ||
+		    get(s, "sshHostKey", c->signer_ssh_host,
+		    sizeof(c->signer_ssh_host), 0) == -1 ||
+		    (c->ssh_user_pub[0] != '\0') !=
+		    (c->signer_ssh_user[0] != '\0') ||
+		    (c->ssh_host_pub[0] != '\0') !=
+		    (c->signer_ssh_host[0] != '\0'))
+			bad = "ssh.userPublicKey / ssh.hostPublicKey with "
+			    "signer.sshUserKey / signer.sshHostKey";
 	if (bad == NULL && dur(a, "maxTokenLifetime", 3600,
 	    &c->max_token_life) == -1)
 		bad = "authority.maxTokenLifetime";

@@ -22,6 +22,11 @@ struct ca_config {
 	char		 db[PATH_MAX];		/* SQLite data source */
 	char		 signer_socket[108];
 	char		 signer_key[65];	/* the issuing key's name */
+	/* SSH CA (docs/ssh.md): public keys, and the signer's key names. */
+	char		 ssh_user_pub[PATH_MAX];	/* ssh.userPublicKey */
+	char		 ssh_host_pub[PATH_MAX];	/* ssh.hostPublicKey */
+	char		 signer_ssh_user[65];		/* signer.sshUserKey */
+	char		 signer_ssh_host[65];		/* signer.sshHostKey */
 	char		 tls_crt[PATH_MAX];	/* optional own TLS certificate */
 	char		 tls_key[PATH_MAX];
 	/* Revocation (docs/revocation.md); URLs "" when not configured. */
@@ -34,6 +39,8 @@ struct ca_config {
 	char		 crl_url[1024];		/* crl.idpURL: the CDP */
 	char		 ocsp_url[1024];	/* ocsp.url: AIA OCSP */
 	long		 ocsp_cache;		/* ocsp.cacheDuration, 1h */
+	char		 ocsp_key[65];		/* ocsp.key: a delegated
+						   responder's signer key */
 	char		 issuer_url[1024];	/* aia.caIssuers */
 	cJSON		*json;			/* the whole document */
 	cJSON		*provisioners;		/* authority.provisioners */

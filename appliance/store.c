@@ -79,7 +79,8 @@ struct item {
 	enum item_kind	 kind;
 	enum item_status status;
 	int		 ssh;		/* SSH table rather than X.509 */
-	int		 reason;	/* IK_REVOKE: reasonCode */
+	int		 reason;	/* IK_REVOKE: reasonCode; IK_CERT: the
+					   SSH certificate type */
 	uint64_t	 number;	/* IK_CRL: cRLNumber */
 	time_t		 not_before, not_after, issued_at;
 	size_t		 derlen;
@@ -123,7 +124,7 @@ struct store {
 
 	/* The loop's own read-only connection (WAL: never waits on writes). */
 	sqlite3		*rdb;
-	sqlite3_stmt	*rd_cert[2], *rd_revoked[2], *rd_crl;
+	sqlite3_stmt	*rd_cert[2], *rd_revoked[2], *rd_crl, *rd_hosts;
 
 	/* Event loop only. */
 	struct jset	 jset;
@@ -191,6 +192,8 @@ static const char *const migrations[] = {
 	"  revocation_text TEXT);"
 	"CREATE INDEX ssh_certs_revoked ON ssh_certs (revoked_at)"
 	"  WHERE revoked_at IS NOT NULL;",
+	/* 3: SSH certificate types, for /ssh/hosts and /ssh/check-host */
+	"ALTER TABLE ssh_certs ADD COLUMN cert_type INTEGER;",
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -491,7 +494,8 @@ w_cert(struct store *s, struct item *it)
 	    sqlite3_bind_null(st, 8)) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 9, it->issued_at) != SQLITE_OK ||
 	    (it->renewed_from[0] ? bind_text(st, 10, it->renewed_from) :
-	    sqlite3_bind_null(st, 10)) != SQLITE_OK) {
+	    sqlite3_bind_null(st, 10)) != SQLITE_OK ||
+	    (it->ssh && sqlite3_bind_int(st, 11, it->reason) != SQLITE_OK)) {
 		set_error(s, "bind");
 		(void)sqlite3_clear_bindings(st);
 		return -1;
@@ -893,8 +897,8 @@ prepare(struct store *s, const char *path, char *err, size_t errsz)
 		    "?10)" },
 		{ &s->st_cert[1], "INSERT INTO ssh_certs (serial, der, key_id, "
 		    "principals, not_before, not_after, provisioner, jti, "
-		    "issued_at, renewed_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-		    "?7, ?8, ?9, ?10)" },
+		    "issued_at, renewed_from, cert_type) VALUES (?1, ?2, ?3, "
+		    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)" },
 		{ &s->st_is_revoked[0], "SELECT revoked_at FROM certs WHERE "
 		    "serial = ?1" },
 		{ &s->st_is_revoked[1], "SELECT revoked_at FROM ssh_certs "
@@ -950,6 +954,9 @@ open_reader(struct store *s, const char *path, char *err, size_t errsz)
 		    "NULL AND not_after > ?1 ORDER BY serial" },
 		{ &s->rd_crl, "SELECT number, der, this_update, next_update "
 		    "FROM crls ORDER BY number DESC LIMIT 1" },
+		{ &s->rd_hosts, "SELECT principals FROM ssh_certs WHERE "
+		    "cert_type = 2 AND revoked_at IS NULL AND not_after > ?1 "
+		    "ORDER BY issued_at" },
 	};
 	size_t	 i;
 	int	 rc;
@@ -981,7 +988,7 @@ destroy(struct store *s)
 	    s->st_cert[1], s->st_is_revoked[0], s->st_is_revoked[1],
 	    s->st_revoke[0], s->st_revoke[1], s->st_jti, s->st_crl,
 	    s->rd_cert[0], s->rd_cert[1], s->rd_revoked[0], s->rd_revoked[1],
-	    s->rd_crl };
+	    s->rd_crl, s->rd_hosts };
 	size_t		 i;
 
 	/* finalize repeats the statement's last error; nothing to undo. */
@@ -1245,6 +1252,7 @@ store_put_cert(struct store *s, const struct store_cert *c,
 	    (it = item_new(s, IK_CERT, c->der, c->derlen, f, fsz)) == NULL)
 		return -1;
 	it->ssh = c->ssh;
+	it->reason = c->ssh_type;	/* IK_CERT: the SSH certificate type */
 	it->not_before = c->not_before;
 	it->not_after = c->not_after;
 	enqueue(s, it, done, arg);
@@ -1439,4 +1447,44 @@ store_set_group_max(struct store *s, size_t max)
 		abort();
 	s->group_max = max;
 	pthread_mutex_unlock(&s->mu);
+}
+
+int
+store_ssh_hosts(struct store *s, time_t now, char ***out, size_t *n)
+{
+	sqlite3_stmt	*st = s->rd_hosts;
+	const unsigned char *t;
+	char		**v = NULL, **nv;
+	size_t		 len = 0, cap = 0, i;
+	int		 rc;
+
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK)
+		goto bad;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((t = sqlite3_column_text(st, 0)) == NULL)
+			continue;
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL)
+				goto bad;
+			v = nv;
+		}
+		if ((v[len] = strdup((const char *)t)) == NULL)
+			goto bad;
+		len++;
+	}
+	if (rc != SQLITE_DONE)
+		goto bad;
+	(void)sqlite3_reset(st);
+	*out = v;
+	*n = len;
+	return 0;
+bad:
+	(void)sqlite3_reset(st);
+	for (i = 0; i < len; i++)
+		free(v[i]);
+	free(v);
+	return -1;
 }

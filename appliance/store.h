@@ -30,6 +30,7 @@ struct store_cert {
 	char		 renewed_from[80]; /* "" or the serial it renews */
 	int		 ssh;		/* 1: an SSH certificate (subject is
 					   its key id, sans its principals) */
+	int		 ssh_type;	/* then 1 user, 2 host */
 };
 
 /* What a done callback is told. */
@@ -127,6 +128,12 @@ struct store_crl {
 	time_t		 this_update, next_update;
 };
 int	store_latest_crl(struct store *s, struct store_crl *c);
+
+/*
+ * The principals (comma-separated, one string per certificate) of the
+ * unrevoked SSH host certificates valid at now; each and *out malloc'ed.
+ */
+int	store_ssh_hosts(struct store *s, time_t now, char ***out, size_t *n);
 
 /*
  * At most this many certificates put and not yet reported; beyond it

@@ -535,6 +535,8 @@ static int (*const rules[][KIND_MAX + 1])(struct ctx *, const uint8_t *,
 	[ROLE_ISSUING] = { [KIND_X509_TBS] = check_cert,
 	    [KIND_CRL_TBS] = check_crl, [KIND_OCSP_TBS] = check_ocsp },
 	[ROLE_SSH] = { [KIND_SSH_CERT] = check_ssh },
+	/* Its own certificate, if any, is the front end's to carry. */
+	[ROLE_OCSP] = { [KIND_OCSP_TBS] = check_ocsp },
 };
 
 int

@@ -16,6 +16,7 @@ enum guard_role {
 	ROLE_ROOT = 1,		/* signs CA certificates and CRLs, ceremony only */
 	ROLE_ISSUING = 2,	/* end-entity certificates, CRLs, OCSP */
 	ROLE_SSH = 3,		/* SSH certificate bodies only */
+	ROLE_OCSP = 4,		/* a delegated OCSP responder: OCSP only */
 };
 
 /* Everything a guard knows about the key it protects. */

@@ -90,12 +90,14 @@ static const struct claim_range {
 };
 
 static int	load_jwk(const cJSON *, struct provisioner *, char *, size_t);
+static int	load_sshpop(const cJSON *, struct provisioner *, char *,
+		    size_t);
 
 /*
  * Provisioner types, matched case-insensitively as step-ca does
- * (it lower-cases "type" before its switch). X5C, SSHPOP, ACME, OIDC
- * and the cloud types are rows to come; until then they are refused
- * rather than loaded without their checks.
+ * (it lower-cases "type" before its switch). X5C, ACME, OIDC and the
+ * cloud types are rows to come; until then they are refused rather than
+ * loaded without their checks.
  */
 static const struct prov_typedef {
 	const char	*name;
@@ -104,6 +106,7 @@ static const struct prov_typedef {
 			    size_t);
 } prov_types[] = {
 	{ "JWK", PROV_JWK, load_jwk },
+	{ "SSHPOP", PROV_SSHPOP, load_sshpop },
 };
 
 /* Members that only a private JWK has (RFC 7518 §6.2.2, §6.3.2, §6.4). */
@@ -371,6 +374,33 @@ claims_check(const struct claims *c, char *err, size_t errsz)
  * served by GET /provisioners); "use", if given, must be "sig"; "alg",
  * if given, must fit the key.
  */
+/*
+ * SSHPOP: tokens signed by the key of an SSH certificate this CA issued,
+ * the certificate in the token's header; nothing but name and claims.
+ */
+static int
+load_sshpop(const cJSON *o, struct provisioner *p, char *err, size_t errsz)
+{
+	static const char *const known[] = { "type", "name", "claims",
+	    "options" };
+	const cJSON	*m;
+	size_t		 i;
+
+	for (m = o->child; m != NULL; m = m->next) {
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(m->string, known[i]) == 0)
+				break;
+		if (i == sizeof(known) / sizeof(known[0])) {
+			snprintf(err, errsz, "SSHPOP: unknown member \"%.32s\"",
+			    m->string);
+			return -1;
+		}
+	}
+	p->key = NULL;
+	p->kid[0] = '\0';
+	return 0;
+}
+
 static int
 load_jwk(const cJSON *o, struct provisioner *p, char *err, size_t errsz)
 {
@@ -589,7 +619,22 @@ provisioner_find(const struct provisioner *p, int n, const char *iss,
 	if (p == NULL || iss == NULL || kid == NULL)
 		return NULL;
 	for (i = 0; i < n; i++)
-		if (strcmp(p[i].name, iss) == 0 && strcmp(p[i].kid, kid) == 0)
+		if (p[i].type == PROV_JWK && strcmp(p[i].name, iss) == 0 &&
+		    strcmp(p[i].kid, kid) == 0)
+			return &p[i];
+	return NULL;
+}
+
+const struct provisioner *
+provisioner_named(const struct provisioner *p, int n, enum prov_type type,
+    const char *name)
+{
+	int i;
+
+	if (p == NULL || name == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (p[i].type == type && strcmp(p[i].name, name) == 0)
 			return &p[i];
 	return NULL;
 }

@@ -1,8 +1,8 @@
 /*
  * provisioner.h — the provisioners of ca.json (authority.provisioners) as
  * the policy code sees them: who may mint tokens, with which key, under
- * which claims. Only the JWK type exists so far; X5C, SSHPOP, ACME and
- * OIDC are rows to come in the type table (provisioner.c).
+ * which claims. JWK and SSHPOP exist so far; X5C, ACME and OIDC are rows
+ * to come in the type table (provisioner.c).
  */
 #ifndef P11CA_PROVISIONER_H
 #define P11CA_PROVISIONER_H
@@ -15,6 +15,7 @@
 
 enum prov_type {
 	PROV_JWK = 1,
+	PROV_SSHPOP,		/* no key: the token carries an SSH cert */
 };
 
 /* Durations in seconds; defaults are step-ca's. */
@@ -33,7 +34,7 @@ struct provisioner {
 	enum prov_type	 type;
 	char		 name[256];	/* the token's iss */
 	char		 kid[64];	/* the token header's kid */
-	EVP_PKEY	*key;		/* public key that verifies its tokens */
+	EVP_PKEY	*key;		/* JWK: the key that verifies its tokens */
 	struct claims	 claims;
 };
 
@@ -46,8 +47,12 @@ struct provisioner {
 int	provisioners_load(const cJSON *authority, struct provisioner **out,
 	    int *n, char *err, size_t errsz);
 void	provisioners_free(struct provisioner *p, int n);
+/* A JWK provisioner by a token's iss and header kid. */
 const struct provisioner *provisioner_find(const struct provisioner *p,
 	    int n, const char *iss, const char *kid);
+/* A provisioner of one type by name (SSHPOP tokens name theirs by iss). */
+const struct provisioner *provisioner_named(const struct provisioner *p,
+	    int n, enum prov_type type, const char *name);
 
 /* Go duration ("300ms", "-1.5h", "2h45m") to seconds, rounded down. */
 int	duration_parse(const char *s, long *secs);

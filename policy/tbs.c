@@ -397,3 +397,13 @@ bad:
 	pbuf_free(&o->extra);
 	return -1;
 }
+
+/* The signature algorithm p11ca uses with a key of this KEYTYPE_*. */
+uint8_t
+tbs_alg_for(int keytype)
+{
+	return keytype == KEYTYPE_EC_P256 ? ALG_ECDSA_SHA256 :
+	    keytype == KEYTYPE_EC_P384 ? ALG_ECDSA_SHA384 :
+	    keytype == KEYTYPE_EC_P521 ? ALG_ECDSA_SHA512 :
+	    keytype == KEYTYPE_RSA ? ALG_RSA_PKCS1_SHA256 : ALG_ED25519;
+}

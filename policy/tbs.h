@@ -13,11 +13,14 @@
 
 #include "hsm/proto.h"
 
-/* keyUsage bits (RFC 5280 4.2.1.3), as bit numbers. */
-#define KU_DIGITAL_SIGNATURE	(1u << 0)
-#define KU_KEY_ENCIPHERMENT	(1u << 2)
-#define KU_KEY_CERT_SIGN	(1u << 5)
-#define KU_CRL_SIGN		(1u << 6)
+/*
+ * keyUsage bits (RFC 5280 4.2.1.3), as bit numbers; TBS_ because
+ * OpenSSL's x509v3.h has KU_* of other values.
+ */
+#define TBS_KU_DIGITAL_SIGNATURE	(1u << 0)
+#define TBS_KU_KEY_ENCIPHERMENT	(1u << 2)
+#define TBS_KU_KEY_CERT_SIGN	(1u << 5)
+#define TBS_KU_CRL_SIGN		(1u << 6)
 
 struct tbs_profile {
 	const uint8_t	*serial;	/* big-endian magnitude, no sign */
@@ -32,7 +35,7 @@ struct tbs_profile {
 	size_t		 spkilen;
 	int		 ca;		/* basicConstraints CA:TRUE (critical) */
 	int		 pathlen;	/* -1: none */
-	unsigned	 keyusage;	/* KU_* bits; 0: no extension */
+	unsigned	 keyusage;	/* TBS_KU_* bits; 0: no extension */
 	const uint8_t	*aki_spki;	/* issuer's SPKI for the AKI; NULL: none */
 	size_t		 aki_spkilen;
 	const uint8_t	*extra;		/* more Extension DERs, concatenated */
@@ -60,6 +63,8 @@ int	tbs_ext_san(struct pbuf *b, const char *const *names, int n);
 int	tbs_san_type(const char *name);
 int	tbs_ext_eku(struct pbuf *b, unsigned eku);
 
+/* The ALG_* p11ca signs with for a key of a KEYTYPE_* (hsm/proto.h). */
+uint8_t	tbs_alg_for(int keytype);
 /* The AlgorithmIdentifier DER of a signature algorithm. */
 int	tbs_algid(uint8_t alg, const uint8_t **der, size_t *len);
 /* SHA-1 of the subjectPublicKey bits (RFC 5280 key identifier method 1). */

@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "policy/jose.h"
+#include "policy/ssh.h"
 #include "policy/token.h"
 
 /* The largest compact token looked at (jose's own cap, 64 KiB). */
@@ -529,6 +530,28 @@ token_free(struct token *t)
 
 /* ---- x5c tokens ---- */
 
+/* Standard padded base64 (x5c, sshpop headers); malloc'ed, or NULL. */
+static uint8_t *
+b64std_decode(const char *s, size_t max, size_t *outlen)
+{
+	uint8_t	*out;
+	size_t	 len = strlen(s), pad;
+	int	 n;
+
+	if (len == 0 || len % 4 != 0 || len > max)
+		return NULL;
+	pad = (s[len - 1] == '=') + (s[len - 2] == '=');
+	if ((out = malloc(len / 4 * 3)) == NULL)
+		return NULL;
+	if ((n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len)) <
+	    (int)pad) {
+		free(out);
+		return NULL;
+	}
+	*outlen = (size_t)n - pad;
+	return out;
+}
+
 /* The first certificate of a header's x5c array (standard base64 DER). */
 static X509 *
 x5c_leaf(const cJSON *arr)
@@ -536,30 +559,21 @@ x5c_leaf(const cJSON *arr)
 	const cJSON	*c;
 	const unsigned char *p;
 	unsigned char	*der;
-	size_t		 len, pad = 0;
-	int		 n;
+	size_t		 n;
 	X509		*x = NULL;
 
 	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1 ||
 	    cJSON_GetArraySize(arr) > 8)
 		return NULL;
 	c = cJSON_GetArrayItem(arr, 0);
-	if (!cJSON_IsString(c) || (len = strlen(c->valuestring)) == 0 ||
-	    len % 4 != 0 || len > 16384)
+	if (!cJSON_IsString(c) ||
+	    (der = b64std_decode(c->valuestring, 16384, &n)) == NULL)
 		return NULL;
-	pad = (c->valuestring[len - 1] == '=') +
-	    (c->valuestring[len - 2] == '=');
-	if ((der = malloc(len / 4 * 3)) == NULL)
-		return NULL;
-	if ((n = EVP_DecodeBlock(der, (const unsigned char *)c->valuestring,
-	    (int)len)) >= (int)pad) {
-		n -= (int)pad;
-		p = der;
-		/* Exactly one certificate, nothing after it. */
-		if ((x = d2i_X509(NULL, &p, n)) != NULL && p != der + n) {
-			X509_free(x);
-			x = NULL;
-		}
+	p = der;
+	/* Exactly one certificate, nothing after it. */
+	if ((x = d2i_X509(NULL, &p, (long)n)) != NULL && p != der + n) {
+		X509_free(x);
+		x = NULL;
 	}
 	free(der);
 	return x;
@@ -652,6 +666,102 @@ out:
 	free(pl);
 	if (rc == -1) {
 		token_free(t);
+		return fail(why, whysz, reason);
+	}
+	return 0;
+}
+
+/* ---- SSHPOP tokens ---- */
+
+int
+token_verify_sshpop(const char *compact, enum token_aud aud,
+    const struct token_policy *pol, const struct ssh_key *const *cas,
+    int ncas, struct token *t, struct ssh_cert *cert, char *why,
+    size_t whysz)
+{
+	cJSON *hdr = NULL, *unv = NULL, *claims = NULL;
+	const cJSON *pop, *iss;
+	const struct provisioner *prov;
+	const char *reason = "invalid token";
+	uint8_t *pl = NULL, *blob = NULL;
+	size_t pllen = 0, bloblen;
+	char w[128];
+	int rc = -1, jrc, i;
+
+	if (t == NULL || cert == NULL)
+		return fail(why, whysz, "no token to fill");
+	memset(t, 0, sizeof(*t));
+	memset(cert, 0, sizeof(*cert));
+	if (compact == NULL || pol == NULL)
+		return fail(why, whysz, "no token or policy");
+	if (strnlen(compact, TOKEN_MAX_LEN + 1) > TOKEN_MAX_LEN)
+		return fail(why, whysz, "token too large");
+	if ((jrc = jose_jws_parse_unverified(compact, &hdr, &unv)) !=
+	    JOSE_OK) {
+		reason = jrc == JOSE_ERR_ALG ? "alg refused" : "malformed token";
+		goto out;
+	}
+	pop = cJSON_GetObjectItemCaseSensitive(hdr, "sshpop");
+	iss = cJSON_GetObjectItemCaseSensitive(unv, "iss");
+	if (!cJSON_IsString(pop) || !cJSON_IsString(iss)) {
+		reason = "token has no sshpop header or no iss";
+		goto out;
+	}
+	if ((prov = provisioner_named(pol->provs, pol->nprovs, PROV_SSHPOP,
+	    iss->valuestring)) == NULL) {
+		reason = "SSHPOP provisioner not found";
+		goto out;
+	}
+	if ((blob = b64std_decode(pop->valuestring, 4 * 16384, &bloblen)) ==
+	    NULL || ssh_cert_from_blob(blob, bloblen, cert, w, sizeof(w)) ==
+	    -1 || ssh_cert_verify(cert, w, sizeof(w)) == -1) {
+		reason = "sshpop certificate unreadable or its signature bad";
+		goto out;
+	}
+	/* Ours: signed by one of this CA's SSH keys, and valid now. */
+	for (i = 0; i < ncas; i++)
+		if (cas[i] != NULL && cas[i]->bloblen == cert->ca.bloblen &&
+		    memcmp(cas[i]->blob, cert->ca.blob, cert->ca.bloblen) == 0)
+			break;
+	if (i == ncas) {
+		reason = "sshpop certificate not issued by this CA";
+		goto out;
+	}
+	if (pol->now < 0 || ssh_cert_valid_at(cert, (uint64_t)pol->now) ==
+	    -1) {
+		reason = "sshpop certificate not valid now";
+		goto out;
+	}
+	if ((jrc = jose_jws_verify(compact, cert->key.pkey, NULL, NULL, NULL,
+	    &pl, &pllen)) != JOSE_OK) {
+		reason = jrc == JOSE_ERR_ALG ? "alg does not fit the key" :
+		    "bad signature";
+		goto out;
+	}
+	if ((claims = jose_json_parse(pl, pllen)) == NULL) {
+		reason = "malformed claims";
+		goto out;
+	}
+	if (check_claims(compact, claims, aud, pol, t, &reason) == -1)
+		goto out;
+	if (pol->started != 0 && t->iat != 0 && t->iat < pol->started) {
+		reason = "token issued before the bootstrap of certificate "
+		    "authority";
+		goto out;
+	}
+	t->prov = prov;
+	memcpy(t->iss, prov->name, sizeof(t->iss));
+	rc = 0;
+out:
+	cJSON_Delete(hdr);
+	cJSON_Delete(unv);
+	cJSON_Delete(claims);
+	free(pl);
+	free(blob);
+	if (rc == -1) {
+		token_free(t);
+		ssh_cert_free(cert);
+		memset(cert, 0, sizeof(*cert));
 		return fail(why, whysz, reason);
 	}
 	return 0;

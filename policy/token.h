@@ -82,4 +82,19 @@ int	token_verify_x5c(const char *compact, enum token_aud aud,
 	    const struct token_policy *pol, struct token *t, X509 **leaf,
 	    char *why, size_t whysz);
 
+/*
+ * A token signed by the key of an SSH certificate this CA issued, carried
+ * in its "sshpop" header (standard base64 of the wire blob), iss naming
+ * an SSHPOP provisioner: /ssh/renew, /ssh/rekey, /ssh/revoke. The
+ * certificate must verify, be signed by one of cas (the CA's user and
+ * host keys) and be valid now. Returns 0 with *cert filled (ssh_cert_free
+ * it) and t->prov the SSHPOP provisioner, or -1.
+ */
+struct ssh_key;
+struct ssh_cert;
+int	token_verify_sshpop(const char *compact, enum token_aud aud,
+	    const struct token_policy *pol, const struct ssh_key *const *cas,
+	    int ncas, struct token *t, struct ssh_cert *cert, char *why,
+	    size_t whysz);
+
 #endif

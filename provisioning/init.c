@@ -501,7 +501,7 @@ ceremony(struct init *in, const uint8_t *int_spki, size_t int_spkilen,
 	    .not_before = now - 60, .not_after = now + TEN_YEARS,
 	    .subject = rname, .subjectlen = rnamelen, .spki = rspki,
 	    .spkilen = rspkilen, .ca = 1, .pathlen = 1,
-	    .keyusage = KU_KEY_CERT_SIGN | KU_CRL_SIGN, .aki_spki = rspki,
+	    .keyusage = TBS_KU_KEY_CERT_SIGN | TBS_KU_CRL_SIGN, .aki_spki = rspki,
 	    .aki_spkilen = rspkilen };
 	if ((*root = sign_ca(&pr, rspki, rspkilen, sock)) == NULL ||
 	    write_pem(in, "certs/root_ca.crt", *root) == -1)
@@ -519,7 +519,7 @@ ceremony(struct init *in, const uint8_t *int_spki, size_t int_spkilen,
 	pr.spki = int_spki;
 	pr.spkilen = int_spkilen;
 	pr.pathlen = 0;
-	pr.keyusage = KU_DIGITAL_SIGNATURE | KU_KEY_CERT_SIGN | KU_CRL_SIGN;
+	pr.keyusage = TBS_KU_DIGITAL_SIGNATURE | TBS_KU_KEY_CERT_SIGN | TBS_KU_CRL_SIGN;
 	if ((*inter = sign_ca(&pr, rspki, rspkilen, sock)) == NULL ||
 	    write_pem(in, "certs/intermediate_ca.crt", *inter) == -1)
 		goto out;

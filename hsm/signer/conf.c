@@ -110,6 +110,7 @@ static const struct {
 	enum guard_role	 role;
 } roles[] = {
 	{ "root", ROLE_ROOT }, { "issuing", ROLE_ISSUING }, { "ssh", ROLE_SSH },
+	{ "ocsp", ROLE_OCSP },
 };
 
 /* key NAME role=R [label=L] [id=HEX] [cert=PATH] */

@@ -267,7 +267,7 @@ make_tbs(const char *certpath, int keytype)
 	    .not_before = time(NULL), .not_after = time(NULL) + 86400,
 	    .subject = leaf, .subjectlen = ll,
 	    .spki = spki, .spkilen = kl,
-	    .pathlen = -1, .keyusage = KU_DIGITAL_SIGNATURE,
+	    .pathlen = -1, .keyusage = TBS_KU_DIGITAL_SIGNATURE,
 	    .aki_spki = spki, .aki_spkilen = kl };
 	pbuf_init(&tbs);
 	if (sl <= 0 || kl <= 0 || tbs_encode(&pr, &tbs) == -1)

@@ -178,8 +178,9 @@ load_mode(const char *s)
 		return;
 	if (provisioners_load(j, &p, &n, err, sizeof(err)) == 0) {
 		for (i = 0; i < n; i++)
-			if (p[i].key == NULL || p[i].name[0] == '\0' ||
-			    p[i].kid[0] == '\0' ||
+			if ((p[i].type == PROV_JWK) != (p[i].key != NULL) ||
+			    p[i].name[0] == '\0' ||
+			    (p[i].type == PROV_JWK) != (p[i].kid[0] != '\0') ||
 			    p[i].claims.min_tls > p[i].claims.default_tls ||
 			    p[i].claims.default_tls > p[i].claims.max_tls)
 				abort();

@@ -13,16 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-/*
- * tbs.h's KU_* are its own bit masks, and OpenSSL's x509v3.h defines
- * others by the same names: keep the one used, then make way.
- */
 #include "policy/tbs.h"
-static const unsigned	 ku_digital_signature = KU_DIGITAL_SIGNATURE;
-#undef KU_DIGITAL_SIGNATURE
-#undef KU_KEY_ENCIPHERMENT
-#undef KU_KEY_CERT_SIGN
-#undef KU_CRL_SIGN
+static const unsigned	 ku_digital_signature = TBS_KU_DIGITAL_SIGNATURE;
 
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>

@@ -1361,6 +1361,40 @@ respdata(struct buf *out, const struct buf *rid, const struct buf *resps,
 	tlv(out, 0x30, b.b, b.n);
 }
 
+/* A delegated responder's key: OCSP answers by its own key hash, only. */
+static void
+test_ocsp_delegated(void **state)
+{
+	struct guard_info	 gi;
+	struct guard_key	 k = { .role = ROLE_OCSP, .spki = ca_spki,
+	    .spkilen = ca_spkilen };
+	uint8_t			*p;
+	size_t			 n;
+
+	(void)state;
+	p = mkocsp(ca_cert, OCSP_RESPID_KEY, 2, &n);
+	assert_int_equal(check(&k, KIND_OCSP_TBS, ALG_ECDSA_SHA256, p, n,
+	    &gi), 0);
+	refused(&k, KIND_X509_TBS, ALG_ECDSA_SHA256, p, n, &gi,
+	    "not allowed for this key");
+	refused(&k, KIND_CRL_TBS, ALG_ECDSA_SHA256, p, n, &gi,
+	    "not allowed for this key");
+	refused(&k, KIND_SSH_CERT, ALG_ECDSA_SHA256, p, n, &gi,
+	    "not allowed for this key");
+	k.spki = other_spki;
+	k.spkilen = other_spkilen;
+	refused(&k, KIND_OCSP_TBS, ALG_ECDSA_SHA256, p, n, &gi,
+	    "responder key hash is not this CA's key");
+	OPENSSL_free(p);
+	/* byName needs the key's certificate, which this one has not. */
+	k.spki = ca_spki;
+	k.spkilen = ca_spkilen;
+	p = mkocsp(ca_cert, 0, 2, &n);
+	refused(&k, KIND_OCSP_TBS, ALG_ECDSA_SHA256, p, n, &gi,
+	    "responder name is not this CA");
+	OPENSSL_free(p);
+}
+
 static void
 test_ocsp_handmade(void **state)
 {
@@ -1828,6 +1862,7 @@ main(void)
 		cmocka_unit_test(test_ocsp_byname),
 		cmocka_unit_test(test_ocsp_bykey),
 		cmocka_unit_test(test_ocsp_handmade),
+		cmocka_unit_test(test_ocsp_delegated),
 		cmocka_unit_test(test_ssh_good),
 		cmocka_unit_test(test_ssh_refused),
 		cmocka_unit_test(test_ssh_lengths),

@@ -16,16 +16,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-/*
- * policy/tbs.h's DER writer makes the hand-made requests. Its KU_* are
- * its own bit masks, and OpenSSL's x509v3.h defines others by the same
- * names: they make way, unused here.
- */
+/* policy/tbs.h's DER writer makes the hand-made requests. */
 #include "policy/tbs.h"
-#undef KU_DIGITAL_SIGNATURE
-#undef KU_KEY_ENCIPHERMENT
-#undef KU_KEY_CERT_SIGN
-#undef KU_CRL_SIGN
 
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>

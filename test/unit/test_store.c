@@ -340,7 +340,7 @@ test_put_many(void **state)
 	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM used_tokens WHERE "
 	    "used_at > 1700000000", NULL), 200);
 	assert_int_equal(db_int(db, "SELECT MAX(version) FROM schema_version",
-	    NULL), 2);
+	    NULL), 3);
 	for (i = 0; i < 200; i++)
 		check_row(db, i);
 	db_close(db);
@@ -511,7 +511,7 @@ test_reopen(void **state)
 	/* Each migration ran once. */
 	db = db_open(fx->db);
 	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM schema_version",
-	    NULL), 2);
+	    NULL), 3);
 	db_close(db);
 	tally_free(t);
 }
@@ -974,16 +974,41 @@ test_revocation(void **state)
 	/* SSH certificates: their own table, serials of their own. */
 	cert_for(&c, 0, "ssh-jti", 0);
 	c.ssh = 1;
+	c.ssh_type = 2;
+	c.not_after = 1900000000;
+	snprintf(c.sans, sizeof(c.sans), "web1.example.com,web1");
 	assert_int_equal(store_put_cert(s, &c, on_done, &t->acks[8]), 0);
 	t->want++;
 	wait_all(t);
 	assert_int_equal(t->acks[8].res, STORE_OK);
+	{
+		char	**h;
+		size_t	 nh;
+
+		assert_int_equal(store_ssh_hosts(s, 1800000000, &h, &nh), 0);
+		assert_int_equal(nh, 1);
+		assert_string_equal(h[0], "web1.example.com,web1");
+		free(h[0]);
+		free(h);
+		assert_int_equal(store_ssh_hosts(s, 1950000000, &h, &nh), 0);
+		assert_int_equal(nh, 0);
+		free(h);
+	}
 	revoke_one(s, t, 9, 1, s0, "");
 	wait_all(t);
 	assert_int_equal(t->acks[9].res, STORE_OK);
 	assert_int_equal(store_list_revoked(s, 1, 0, &rv, &n), 0);
 	assert_int_equal(n, 1);
 	free(rv);
+	{
+		char	**h;
+		size_t	 nh;
+
+		/* A revoked host is no longer one. */
+		assert_int_equal(store_ssh_hosts(s, 1800000000, &h, &nh), 0);
+		assert_int_equal(nh, 0);
+		free(h);
+	}
 
 	/* CRL numbers: the latest wins, none is written twice. */
 	assert_int_equal(store_put_crl(s, 1, crl1, sizeof(crl1), 100, 200,
