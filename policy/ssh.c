@@ -19,6 +19,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/params.h>
 #include <openssl/sha.h>
 
@@ -608,6 +609,107 @@ ssh_key_from_text(const char *s, size_t n, struct ssh_key *k, char *why,
 {
 	ERR_set_mark();
 	return result(key_text(s, n, k), why, whysz);
+}
+
+/*
+ * The wire blob of an OpenSSL key onto b: the type's name, then its
+ * fields (RFC 4253 6.6, RFC 5656 3.1, RFC 8709). The EC point goes out
+ * uncompressed, whatever form the key was read in.
+ */
+static const char *
+pkey_blob(const EVP_PKEY *pk, struct pbuf *b)
+{
+	const struct keydef	*kd = NULL;
+	BIGNUM			*x = NULL, *y = NULL;
+	uint8_t			 v[1 + SSH_RSA_MAX_BITS / 8];
+	char			 group[64];
+	const char		*err = "malformed key";
+	size_t			 i, len;
+	int			 nid, l, pad;
+
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_ED25519:
+		kd = keydef_by_type(KEYTYPE_ED25519);
+		len = kd->publen;
+		if (EVP_PKEY_get_raw_public_key(pk, v, &len) != 1 ||
+		    len != kd->publen)
+			return err;
+		return put_cstr(b, kd->name) == -1 || put_str(b, v, len) == -1 ?
+		    ENOMEM_S : NULL;
+	case EVP_PKEY_RSA:
+		kd = keydef_by_type(KEYTYPE_RSA);
+		if (EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &x) != 1 ||
+		    EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_N, &y) != 1)
+			break;
+		if (BN_num_bytes(x) > SSH_RSA_MAX_BITS / 8 ||
+		    BN_num_bytes(y) > SSH_RSA_MAX_BITS / 8) {
+			err = "RSA key larger than 16384 bits";
+			break;
+		}
+		if (put_cstr(b, kd->name) == -1) {
+			err = ENOMEM_S;
+			break;
+		}
+		/* mpint e, mpint n: a zero octet before a high bit */
+		for (i = 0; i < 2; i++) {
+			v[0] = 0;
+			if ((l = BN_bn2bin(i == 0 ? x : y, v + 1)) <= 0)
+				break;
+			pad = (v[1] & 0x80) != 0;
+			if (put_str(b, v + 1 - pad, (size_t)l + pad) == -1) {
+				err = ENOMEM_S;
+				break;
+			}
+		}
+		if (i == 2)
+			err = NULL;
+		break;
+	case EVP_PKEY_EC:
+		if (EVP_PKEY_get_utf8_string_param(pk,
+		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+		    NULL) != 1 || (nid = OBJ_txt2nid(group)) == NID_undef)
+			return "unsupported EC curve";
+		for (i = 0; i < nitems(keydefs); i++)
+			if (keydefs[i].group != NULL &&
+			    EC_curve_nist2nid(keydefs[i].group) == nid)
+				kd = &keydefs[i];
+		if (kd == NULL)
+			return "unsupported EC curve";
+		len = (kd->publen - 1) / 2;
+		v[0] = 0x04;
+		if (EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_EC_PUB_X,
+		    &x) != 1 || EVP_PKEY_get_bn_param(pk,
+		    OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1 ||
+		    BN_bn2binpad(x, v + 1, (int)len) != (int)len ||
+		    BN_bn2binpad(y, v + 1 + len, (int)len) != (int)len)
+			break;
+		err = put_cstr(b, kd->name) == -1 ||
+		    put_cstr(b, kd->curve) == -1 ||
+		    put_str(b, v, kd->publen) == -1 ? ENOMEM_S : NULL;
+		break;
+	default:
+		return "unsupported key type";
+	}
+	BN_free(x);
+	BN_free(y);
+	return err;
+}
+
+int
+ssh_key_from_pkey(EVP_PKEY *pk, struct ssh_key *k, char *why, size_t whysz)
+{
+	struct pbuf	 b;
+	const char	*err;
+
+	ERR_set_mark();
+	memset(k, 0, sizeof(*k));
+	if (pk == NULL)
+		return result("malformed key", why, whysz);
+	pbuf_init(&b);
+	if ((err = pkey_blob(pk, &b)) == NULL)
+		err = key_blob(b.data, b.len, k);
+	pbuf_free(&b);
+	return result(err, why, whysz);
 }
 
 void

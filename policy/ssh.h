@@ -73,6 +73,13 @@ int	ssh_key_from_blob(const uint8_t *p, size_t n, struct ssh_key *k,
  */
 int	ssh_key_from_text(const char *s, size_t n, struct ssh_key *k,
 	    char *why, size_t whysz);
+/*
+ * A key from OpenSSL, e.g. a token key's SubjectPublicKeyInfo read with
+ * d2i_PUBKEY(): its blob built (EC points uncompressed) and then taken
+ * as ssh_key_from_blob() takes it, so the same types and sizes only.
+ */
+int	ssh_key_from_pkey(EVP_PKEY *pk, struct ssh_key *k, char *why,
+	    size_t whysz);
 void	ssh_key_free(struct ssh_key *k);
 
 /* OpenSSH's "SHA256:..." fingerprint of a key blob (ssh-keygen -l). */

@@ -32,6 +32,7 @@
 #include "hsm/p11.h"
 #include "hsm/proto.h"
 #include "policy/jose.h"
+#include "policy/ssh.h"
 #include "policy/tbs.h"
 #include "provisioning/cli.h"
 
@@ -39,7 +40,7 @@
 #define TEN_YEARS	(10 * 365 * 86400L + 2 * 86400L)
 
 static const char usage[] =
-"usage: p11ca init [--home DIR] [--create-token] [options]\n"
+"usage: p11ca init [--home DIR] [--create-token] [--ssh] [options]\n"
 "\n"
 "Creates a certificate authority: root and intermediate keys generated in\n"
 "a PKCS#11 token (sensitive, never extractable), a self-signed root (10\n"
@@ -47,6 +48,7 @@ static const char usage[] =
 "signed through p11ca-signer in ceremony mode and recorded in its audit\n"
 "log, a JWK provisioner, config/signer.conf and a step-ca-shaped\n"
 "config/ca.json. Refuses to touch a home that already has a ca.json.\n"
+"With --ssh it also makes an SSH certificate authority (see below).\n"
 "\n"
 "  --home DIR            state directory (default $P11CA_HOME, ~/.p11ca)\n"
 "  --create-token        lab: create a new SoftHSM2 token in DIR/tokens with\n"
@@ -72,6 +74,20 @@ static const char usage[] =
 "                        DIR/secrets/password)\n"
 "  --allow-uid UID       another uid the signer serves, repeatable (the\n"
 "                        front end's, when it runs as its own user)\n"
+"  --ssh                 also generate two SSH CA keys in the token, labels\n"
+"                        ssh-user (signs user certificates) and ssh-host\n"
+"                        (host certificates); signer.conf names them with\n"
+"                        role=ssh, so the signer uses them for OpenSSH\n"
+"                        certificate bodies whose signature key they are\n"
+"                        and for nothing else. Their public keys go to\n"
+"                        DIR/certs/ssh_user_ca_key.pub and\n"
+"                        ssh_host_ca_key.pub (for sshd's TrustedUserCAKeys\n"
+"                        and known_hosts' @cert-authority); ca.json gets an\n"
+"                        \"ssh\" section, signer.sshUserKey and sshHostKey,\n"
+"                        enableSSHCA on the JWK provisioner and an SSHPOP\n"
+"                        provisioner 'sshpop' (host certificate renewal)\n"
+"  --ssh-key-type TYPE   the SSH CA keys' type: p256 (default), p384,\n"
+"                        ed25519, rsa2048, rsa3072, rsa4096; needs --ssh\n"
 "\n"
 "Environment: P11CA_SIGNER names the p11ca-signer binary (default: next\n"
 "to this program).\n";
@@ -92,14 +108,34 @@ struct init {
 	int		 nuids;
 	int		 create;
 	int		 keyalg;
+	int		 ssh;		/* --ssh */
+	int		 sshalg;	/* --ssh-key-type; 0: not given */
 	char		 pin[64];
 	char		 password[256];
 	char		 softhsm_conf[PATH_MAX];
 	uint8_t		 root_id[8], int_id[8];
+	uint8_t		 ssh_id[2][8];	/* SSH_USER, SSH_HOST */
+	char		 ssh_fp[2][SSH_FP_SIZE];
 	int		 token_created;
 	const char	*created[16];
 	int		 ncreated;
 	pid_t		 signer;
+};
+
+/* The two SSH CA keys: token label = signer key name, and their files. */
+enum { SSH_USER, SSH_HOST };
+static const struct {
+	const char	*label;
+	const char	*what;		/* "user", "host" */
+	const char	*pub;		/* under the home */
+	const char	*uri_member;	/* ca.json ssh.* */
+	const char	*pub_member;
+	const char	*signer_member;	/* ca.json signer.* */
+} sshkeys[2] = {
+	[SSH_USER] = { "ssh-user", "user", "certs/ssh_user_ca_key.pub",
+	    "userKey", "userPublicKey", "sshUserKey" },
+	[SSH_HOST] = { "ssh-host", "host", "certs/ssh_host_ca_key.pub",
+	    "hostKey", "hostPublicKey", "sshHostKey" },
 };
 
 static void
@@ -201,6 +237,60 @@ token_setup(struct init *in)
 	return 0;
 }
 
+/*
+ * One SSH CA key: generated in the token, its public half (the SPKI the
+ * token exports) written in OpenSSH's .pub form.
+ */
+static int
+make_ssh_key(struct init *in, struct p11 *p, int which)
+{
+	const struct p11_key	*k;
+	const unsigned char	*q;
+	struct ssh_key		 sk = { 0 };
+	struct pbuf		 txt;
+	EVP_PKEY		*pk = NULL;
+	char			 err[512], comment[300];
+	int			 idx, rc = -1;
+
+	pbuf_init(&txt);
+	cli_step("generating %s SSH %s CA key '%s' in the token",
+	    p11_keyalg_name(in->sshalg), sshkeys[which].what,
+	    sshkeys[which].label);
+	if (p11_generate(p, in->sshalg, sshkeys[which].label,
+	    in->ssh_id[which], 8, err, sizeof(err)) == -1 ||
+	    (idx = p11_key_add(p, sshkeys[which].label, in->ssh_id[which], 8,
+	    err, sizeof(err))) == -1) {
+		cli_err("%s", err);
+		return -1;
+	}
+	k = p11_key_get(p, idx);
+	q = k->spki;
+	snprintf(comment, sizeof(comment), "%s SSH %s CA", in->name,
+	    sshkeys[which].what);
+	if ((pk = d2i_PUBKEY(NULL, &q, (long)k->spkilen)) == NULL) {
+		cli_err("%s: cannot read the token's public key",
+		    sshkeys[which].label);
+		goto out;
+	}
+	if (ssh_key_from_pkey(pk, &sk, err, sizeof(err)) == -1) {
+		cli_err("%s: no SSH form of the key: %s",
+		    sshkeys[which].label, err);
+		goto out;
+	}
+	if (ssh_fingerprint(sk.blob, sk.bloblen, in->ssh_fp[which]) == -1 ||
+	    ssh_to_text(sk.blob, sk.bloblen, comment, &txt) == -1) {
+		cli_err("%s: cannot write the key in OpenSSH form",
+		    sshkeys[which].label);
+		goto out;
+	}
+	rc = put_file(in, sshkeys[which].pub, txt.data, txt.len, 0644);
+out:
+	pbuf_free(&txt);
+	ssh_key_free(&sk);
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
 static int
 make_keys(struct init *in, uint8_t **int_spki, size_t *int_spkilen)
 {
@@ -210,7 +300,9 @@ make_keys(struct init *in, uint8_t **int_spki, size_t *int_spkilen)
 	char			 err[512];
 	int			 idx;
 
-	if (RAND_bytes(in->root_id, 8) != 1 || RAND_bytes(in->int_id, 8) != 1)
+	if (RAND_bytes(in->root_id, 8) != 1 || RAND_bytes(in->int_id, 8) != 1 ||
+	    RAND_bytes(in->ssh_id[SSH_USER], 8) != 1 ||
+	    RAND_bytes(in->ssh_id[SSH_HOST], 8) != 1)
 		return -1;
 	if ((p = p11_open(&sel, in->pin, err, sizeof(err))) == NULL) {
 		cli_err("%s", err);
@@ -229,10 +321,19 @@ make_keys(struct init *in, uint8_t **int_spki, size_t *int_spkilen)
 	    sizeof(err))) == -1)
 		goto bad;
 	k = p11_key_get(p, idx);
-	if ((*int_spki = malloc(k->spkilen)) == NULL)
+	if ((*int_spki = malloc(k->spkilen)) == NULL) {
+		snprintf(err, sizeof(err), "out of memory");
 		goto bad;
+	}
 	memcpy(*int_spki, k->spki, k->spkilen);
 	*int_spkilen = k->spkilen;
+	if (in->ssh && (make_ssh_key(in, p, SSH_USER) == -1 ||
+	    make_ssh_key(in, p, SSH_HOST) == -1)) {
+		free(*int_spki);
+		*int_spki = NULL;
+		p11_close(p);
+		return -1;
+	}
 	p11_close(p);
 	return 0;
 bad:
@@ -245,7 +346,7 @@ static int
 write_signer_conf(struct init *in, const char *rel, const char *sock,
     int with_intermediate, int with_root_cert)
 {
-	char	 buf[8192], rid[32], iid[32];
+	char	 buf[8192], rid[32], iid[32], sid[32];
 	size_t	 n;
 	int	 i;
 
@@ -275,6 +376,14 @@ write_signer_conf(struct init *in, const char *rel, const char *sock,
 	    "key root role=root label=root id=%s%s%s\n", rid,
 	    with_root_cert ? " cert=" : "",
 	    with_root_cert ? cli_path(in->home, "certs/root_ca.crt") : "");
+	/* The SSH keys serve the running CA only, not the ceremony. */
+	for (i = 0; in->ssh && with_intermediate && i < 2 &&
+	    n < sizeof(buf); i++) {
+		hexid(sid, sizeof(sid), in->ssh_id[i], 8, "");
+		n += snprintf(buf + n, sizeof(buf) - n,
+		    "key %s role=ssh label=%s id=%s\n", sshkeys[i].label,
+		    sshkeys[i].label, sid);
+	}
 	if (n >= sizeof(buf))
 		return -1;
 	return put_file(in, rel, buf, n, 0644);
@@ -580,6 +689,53 @@ out:
 	return p;
 }
 
+/*
+ * What --ssh adds to ca.json: the "ssh" section (the keys as pkcs11:
+ * URIs, as step-ca names them, and the .pub files), the signer's names
+ * for the keys, enableSSHCA on the JWK provisioner and an SSHPOP one.
+ */
+static int
+ssh_json(struct init *in, cJSON *j, cJSON *signer, cJSON *provs, cJSON *jwk)
+{
+	cJSON	*ssh, *claims, *pop, *c;
+	char	 uri[100], id[40];
+	int	 i;
+
+	if ((ssh = cJSON_AddObjectToObject(j, "ssh")) == NULL)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		hexid(id, sizeof(id), in->ssh_id[i], 8, "%");
+		snprintf(uri, sizeof(uri), "pkcs11:id=%s;object=%s", id,
+		    sshkeys[i].label);
+		if (!cJSON_AddStringToObject(ssh, sshkeys[i].uri_member, uri))
+			return -1;
+	}
+	for (i = 0; i < 2; i++)
+		if (!cJSON_AddStringToObject(ssh, sshkeys[i].pub_member,
+		    cli_path(in->home, sshkeys[i].pub)) ||
+		    !cJSON_AddStringToObject(signer, sshkeys[i].signer_member,
+		    sshkeys[i].label))
+			return -1;
+	if ((claims = cJSON_GetObjectItemCaseSensitive(jwk, "claims")) ==
+	    NULL && (claims = cJSON_AddObjectToObject(jwk, "claims")) == NULL)
+		return -1;
+	if (!cJSON_IsObject(claims))
+		return -1;
+	cJSON_DeleteItemFromObjectCaseSensitive(claims, "enableSSHCA");
+	if (!cJSON_AddBoolToObject(claims, "enableSSHCA", 1))
+		return -1;
+	if ((pop = cJSON_CreateObject()) == NULL)
+		return -1;
+	if (!cJSON_AddItemToArray(provs, pop))
+		cJSON_Delete(pop);
+	else if (cJSON_AddStringToObject(pop, "type", "SSHPOP") &&
+	    cJSON_AddStringToObject(pop, "name", "sshpop") &&
+	    (c = cJSON_AddObjectToObject(pop, "claims")) != NULL &&
+	    cJSON_AddBoolToObject(c, "enableSSHCA", 1))
+		return 0;
+	return -1;
+}
+
 static int
 write_ca_json(struct init *in, cJSON *prov)
 {
@@ -641,6 +797,10 @@ write_ca_json(struct init *in, cJSON *prov)
 	a = cJSON_AddObjectToObject(j, "authority");
 	arr = cJSON_AddArrayToObject(a, "provisioners");
 	cJSON_AddItemToArray(arr, prov);
+	if (in->ssh && ssh_json(in, j, s, arr, prov) == -1) {
+		cJSON_Delete(j);
+		return -1;
+	}
 	tls = cJSON_AddObjectToObject(j, "tls");
 	cJSON_AddItemToObject(tls, "cipherSuites",
 	    cJSON_CreateStringArray(suites, 2));
@@ -676,6 +836,10 @@ print_summary(struct init *in, X509 *root)
 	    cli_path(in->home, "config/signer.conf"),
 	    cli_path(in->home, "audit/audit.log"), in->prov,
 	    cli_path(in->home, "secrets/password"));
+	for (i = 0; in->ssh && i < 2; i++)
+		printf("  SSH %s CA key:  %s\n                    %s\n",
+		    sshkeys[i].what, cli_path(in->home, sshkeys[i].pub),
+		    in->ssh_fp[i]);
 }
 
 static int
@@ -695,6 +859,8 @@ parse(struct init *in, int argc, char **argv)
 		{ "provisioner", required_argument, NULL, 'P' },
 		{ "password-file", required_argument, NULL, 'w' },
 		{ "allow-uid", required_argument, NULL, 'u' },
+		{ "ssh", no_argument, NULL, 's' },
+		{ "ssh-key-type", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -716,6 +882,13 @@ parse(struct init *in, int argc, char **argv)
 		case 't':
 			if ((in->keyalg = p11_keyalg_from_name(optarg)) == -1) {
 				cli_err("unknown key type '%s'", optarg);
+				return -1;
+			}
+			break;
+		case 's': in->ssh = 1; break;
+		case 'S':
+			if ((in->sshalg = p11_keyalg_from_name(optarg)) == -1) {
+				cli_err("unknown SSH key type '%s'", optarg);
 				return -1;
 			}
 			break;
@@ -741,6 +914,12 @@ parse(struct init *in, int argc, char **argv)
 	if (optind != argc || strlen(in->label) > 32 || *in->name == '\0' ||
 	    strchr(in->label, ' '))
 		return -1;
+	if (in->sshalg != 0 && !in->ssh) {
+		cli_err("--ssh-key-type needs --ssh");
+		return -1;
+	}
+	if (in->sshalg == 0)
+		in->sshalg = P11_EC_P256;
 	if (in->ndns == 0) {
 		in->dns[in->ndns++] = "127.0.0.1";
 		in->dns[in->ndns++] = "localhost";

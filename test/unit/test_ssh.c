@@ -879,6 +879,108 @@ test_key_text_refused(void **state)
 #undef E
 }
 
+/* An OpenSSL key through the SPKI DER a token gives, as p11ca init reads. */
+static EVP_PKEY *
+spki_copy(EVP_PKEY *k, int compressed)
+{
+	EVP_PKEY		*dup, *x;
+	unsigned char		*der = NULL;
+	const unsigned char	*q;
+	int			 n;
+
+	assert_non_null(dup = EVP_PKEY_dup(k));
+	if (compressed)
+		assert_int_equal(EVP_PKEY_set_utf8_string_param(dup,
+		    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+		    1);
+	assert_true((n = i2d_PUBKEY(dup, &der)) > 0);
+	q = der;
+	assert_non_null(x = d2i_PUBKEY(NULL, &q, n));
+	OPENSSL_free(der);
+	EVP_PKEY_free(dup);
+	return x;
+}
+
+static void
+pkey_refused(EVP_PKEY *x, const char *reason)
+{
+	struct ssh_key	 k;
+	char		 why[128] = "";
+
+	assert_int_equal(ssh_key_from_pkey(x, &k, why, sizeof(why)), -1);
+	assert_true(k.blob == NULL && k.pkey == NULL && k.comment == NULL);
+	if (strstr(why, reason) == NULL)
+		fail_msg("refused for \"%s\", not \"%s\"", why, reason);
+	ssh_key_free(&k);
+}
+
+/*
+ * ssh_key_from_pkey: the blob is the one written here and the one
+ * ssh-keygen -i makes of the PKCS#8 public key (it cannot import
+ * Ed25519: there its fingerprint speaks), EC points are uncompressed
+ * whatever the SPKI held, and what ssh.c would not read is refused.
+ */
+static void
+test_key_from_pkey(void **state)
+{
+	struct ssh_key	 k;
+	struct pbuf	 t;
+	EVP_PKEY	*x;
+	FILE		*f;
+	char		 why[128], fp[SSH_FP_SIZE], out[4096], path[256];
+	int		 i, c;
+
+	(void)state;
+	for (i = 0; i < NK; i++)
+		for (c = 0; c < (i <= K521 ? 2 : 1); c++) {
+			x = spki_copy(pk[i], c);
+			assert_int_equal(ssh_key_from_pkey(x, &k, why,
+			    sizeof(why)), 0);
+			EVP_PKEY_free(x);
+			assert_int_equal(k.keytype, kt[i].keytype);
+			assert_int_equal(k.bits, kt[i].bits);
+			assert_string_equal(k.name, kt[i].name);
+			assert_int_equal(k.bloblen, blob[i].len);
+			assert_memory_equal(k.blob, blob[i].data, blob[i].len);
+			assert_int_equal(EVP_PKEY_eq(k.pkey, pk[i]), 1);
+			assert_null(k.comment);
+			assert_int_equal(ssh_fingerprint(k.blob, k.bloblen, fp),
+			    0);
+			write_text(path, k.blob, k.bloblen);
+			assert_int_equal(run(out, sizeof(out), "ssh-keygen -l "
+			    "-f %s 2>&1", path), 0);
+			assert_non_null(strstr(out, fp));
+			if (i != KED) {
+				snprintf(path, sizeof(path), "%s/pkey%d.pem",
+				    dir, i);
+				assert_non_null(f = fopen(path, "w"));
+				assert_int_equal(PEM_write_PUBKEY(f, pk[i]), 1);
+				assert_int_equal(fclose(f), 0);
+				assert_int_equal(run(out, sizeof(out),
+				    "ssh-keygen -i -m PKCS8 -f %s", path), 0);
+				pbuf_init(&t);
+				assert_int_equal(ssh_to_text(k.blob, k.bloblen,
+				    NULL, &t), 0);
+				t_add(&t, "", 1);
+				assert_string_equal(out, (char *)t.data);
+				pbuf_free(&t);
+			}
+			ssh_key_free(&k);
+		}
+
+	pkey_refused(NULL, "malformed key");
+	pkey_refused(rsa1024, "shorter than 2048");
+	assert_non_null(x = EVP_PKEY_Q_keygen(NULL, NULL, "X25519"));
+	pkey_refused(x, "unsupported key type");
+	EVP_PKEY_free(x);
+	assert_non_null(x = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-224"));
+	pkey_refused(x, "unsupported EC curve");
+	EVP_PKEY_free(x);
+	assert_non_null(x = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1"));
+	pkey_refused(x, "unsupported EC curve");
+	EVP_PKEY_free(x);
+}
+
 /* ---- certificates we make, checked by ssh-keygen and the guard ---- */
 
 static const struct ssh_option_in crit[] = {
@@ -1875,6 +1977,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_keygen_keys),
+		cmocka_unit_test(test_key_from_pkey),
 		cmocka_unit_test(test_key_truncated),
 		cmocka_unit_test(test_key_refused),
 		cmocka_unit_test(test_key_text_refused),
