@@ -88,6 +88,14 @@ static const char usage[] =
 "                        provisioner 'sshpop' (host certificate renewal)\n"
 "  --ssh-key-type TYPE   the SSH CA keys' type: p256 (default), p384,\n"
 "                        ed25519, rsa2048, rsa3072, rsa4096; needs --ssh\n"
+"  --ocsp-responder      also generate a delegated OCSP responder key\n"
+"                        'ocsp' (the intermediate's type) in the token,\n"
+"                        role=ocsp: the signer lets it sign OCSP answers\n"
+"                        and nothing else. p11ca-api then has the\n"
+"                        intermediate issue it a week-long\n"
+"                        id-kp-OCSPSigning certificate at start (renewed\n"
+"                        with its TLS one) and answers OCSP with it\n"
+"                        (ca.json ocsp.key)\n"
 "\n"
 "Environment: P11CA_SIGNER names the p11ca-signer binary (default: next\n"
 "to this program).\n";
@@ -110,6 +118,8 @@ struct init {
 	int		 keyalg;
 	int		 ssh;		/* --ssh */
 	int		 sshalg;	/* --ssh-key-type; 0: not given */
+	int		 ocsp;		/* --ocsp-responder */
+	uint8_t		 ocsp_id[8];
 	char		 pin[64];
 	char		 password[256];
 	char		 softhsm_conf[PATH_MAX];
@@ -327,6 +337,17 @@ make_keys(struct init *in, uint8_t **int_spki, size_t *int_spkilen)
 	}
 	memcpy(*int_spki, k->spki, k->spkilen);
 	*int_spkilen = k->spkilen;
+	if (in->ocsp) {
+		cli_step("generating %s OCSP responder key in the token",
+		    p11_keyalg_name(in->keyalg));
+		if (RAND_bytes(in->ocsp_id, 8) != 1 ||
+		    p11_generate(p, in->keyalg, "ocsp", in->ocsp_id, 8, err,
+		    sizeof(err)) == -1) {
+			free(*int_spki);
+			*int_spki = NULL;
+			goto bad;
+		}
+	}
 	if (in->ssh && (make_ssh_key(in, p, SSH_USER) == -1 ||
 	    make_ssh_key(in, p, SSH_HOST) == -1)) {
 		free(*int_spki);
@@ -376,6 +397,11 @@ write_signer_conf(struct init *in, const char *rel, const char *sock,
 	    "key root role=root label=root id=%s%s%s\n", rid,
 	    with_root_cert ? " cert=" : "",
 	    with_root_cert ? cli_path(in->home, "certs/root_ca.crt") : "");
+	if (in->ocsp && with_intermediate) {
+		hexid(sid, sizeof(sid), in->ocsp_id, 8, "");
+		n += snprintf(buf + n, sizeof(buf) - n,
+		    "key ocsp role=ocsp label=ocsp id=%s\n", sid);
+	}
 	/* The SSH keys serve the running CA only, not the ceremony. */
 	for (i = 0; in->ssh && with_intermediate && i < 2 &&
 	    n < sizeof(buf); i++) {
@@ -781,6 +807,11 @@ write_ca_json(struct init *in, cJSON *prov)
 		    in->insecure);
 		cJSON_AddStringToObject(s, "caIssuers", uri);
 	}
+	if (in->ocsp) {
+		if ((s = cJSON_GetObjectItemCaseSensitive(j, "ocsp")) == NULL)
+			s = cJSON_AddObjectToObject(j, "ocsp");
+		cJSON_AddStringToObject(s, "key", "ocsp");
+	}
 	arr = cJSON_AddArrayToObject(j, "dnsNames");
 	for (i = 0; i < in->ndns; i++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(in->dns[i]));
@@ -860,6 +891,7 @@ parse(struct init *in, int argc, char **argv)
 		{ "password-file", required_argument, NULL, 'w' },
 		{ "allow-uid", required_argument, NULL, 'u' },
 		{ "ssh", no_argument, NULL, 's' },
+		{ "ocsp-responder", no_argument, NULL, 'O' },
 		{ "ssh-key-type", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -886,6 +918,7 @@ parse(struct init *in, int argc, char **argv)
 			}
 			break;
 		case 's': in->ssh = 1; break;
+		case 'O': in->ocsp = 1; break;
 		case 'S':
 			if ((in->sshalg = p11_keyalg_from_name(optarg)) == -1) {
 				cli_err("unknown SSH key type '%s'", optarg);
