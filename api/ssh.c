@@ -12,9 +12,11 @@
  * the body's signature key is that key (hsm/guard.c). Messages and shapes
  * follow step-ca's; the differences are in docs/decisions.md.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -298,10 +300,27 @@ issue(struct api *a, struct evhttp_request *req, const struct ssh_want *w,
 	}
 	snprintf(j->sc.serial, sizeof(j->sc.serial), "%llu",
 	    (unsigned long long)serial);
-	snprintf(j->sc.subject, sizeof(j->sc.subject), "%s", w->key_id);
-	for (i = 0; i < w->nprincipals; i++)
-		snprintf(j->sc.sans + strlen(j->sc.sans), sizeof(j->sc.sans) -
-		    strlen(j->sc.sans), "%s%s", i ? "," : "", w->principals[i]);
+	/* What is stored must be what was signed: never truncated. */
+	if ((size_t)snprintf(j->sc.subject, sizeof(j->sc.subject), "%s",
+	    w->key_id) >= sizeof(j->sc.subject)) {
+		store_jti_release(a->store, w->jti);
+		forbidden(req, "ssh certificate key id is too long");
+		job_free(j);
+		return;
+	}
+	for (i = 0; i < w->nprincipals; i++) {
+		size_t	 used = strlen(j->sc.sans);
+
+		if ((size_t)snprintf(j->sc.sans + used, sizeof(j->sc.sans) -
+		    used, "%s%s", i ? "," : "", w->principals[i]) >=
+		    sizeof(j->sc.sans) - used) {
+			store_jti_release(a->store, w->jti);
+			forbidden(req, "ssh certificate principals are too "
+			    "many or too long");
+			job_free(j);
+			return;
+		}
+	}
 	snprintf(j->sc.provisioner, sizeof(j->sc.provisioner), "%s",
 	    w->prov ? w->prov->name : "");
 	snprintf(j->sc.renewed_from, sizeof(j->sc.renewed_from), "%s",
@@ -394,22 +413,102 @@ check_duration(const struct claims *cl, const struct ssh_want *w,
 	return NULL;
 }
 
+/* 1 when every string of a is in b, ignoring case (step-ca's set test). */
+static int
+subset(const cJSON *a, const cJSON *b)
+{
+	const cJSON	*x, *y;
+	int		 found;
+
+	cJSON_ArrayForEach(x, a) {
+		found = 0;
+		cJSON_ArrayForEach(y, b)
+			found |= cJSON_IsString(x) && cJSON_IsString(y) &&
+			    strcasecmp(x->valuestring, y->valuestring) == 0;
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
 /*
- * The body's certType, keyID and principals against the token's
- * step.ssh; either may leave a field empty, but when both give one they
- * must agree (step-ca: 403 "... does not match").
+ * A principal goes into OpenSSH's certificate and, comma-joined, into the
+ * store that /ssh/hosts and /ssh/check-host read: printable, no comma.
+ */
+static int
+principal_ok(const char *p)
+{
+	size_t	 i, n = strlen(p);
+
+	if (n == 0 || n > 255)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] <= ' ' || p[i] == ',' ||
+		    (unsigned char)p[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * The body's fields that must parse before the token is looked at (400
+ * as step-ca's request validation): certType, validAfter, validBefore.
  */
 static const char *
-match_token(const cJSON *tok, const cJSON *body, struct ssh_want *w,
-    time_t now)
+body_check(const cJSON *body, time_t now)
+{
+	const cJSON	*bt, *va, *vb, *bp;
+	uint32_t	 type = 0;
+	uint64_t	 t;
+	int		 bad = 0;
+
+	bt = str_member(body, "certType", &bad);
+	va = str_member(body, "validAfter", &bad);
+	vb = str_member(body, "validBefore", &bad);
+	bp = cJSON_GetObjectItemCaseSensitive(body, "principals");
+	if (bad || (bp != NULL && !cJSON_IsNull(bp) && !cJSON_IsArray(bp)) ||
+	    (str_member(body, "keyID", &bad), bad))
+		return "error reading request body";
+	if (cert_type(bt ? bt->valuestring : NULL, &type) == -1)
+		return "unknown certType";
+	if (bound(va, now, 0, &t) == -1 || bound(vb, now, 0, &t) == -1)
+		return "invalid validAfter or validBefore";
+	return NULL;
+}
+
+/* A validity bound given by both token and body must be the same. */
+static const char *
+pick_bound(const cJSON *tv, const cJSON *bv, time_t now, uint64_t *out)
+{
+	uint64_t	 a = 0, b = 0;
+
+	if (bound(tv, now, 0, &a) == -1 || bound(bv, now, 0, &b) == -1)
+		return "invalid validAfter or validBefore";
+	if (a != 0 && b != 0 && a != b)
+		return "ssh certificate validity does not match";
+	*out = a ? a : b;
+	return NULL;
+}
+
+/*
+ * The body's certType, keyID, principals and validity against the
+ * token's step.ssh, as step-ca's SignSSHOptions.match: either may leave a
+ * field empty, but when both give one they must agree (403 "... does not
+ * match"); body principals must be among the token's (a set, case
+ * ignored), and the certificate gets the token's. The body's keyID must
+ * be the token's sub, as step-ca's JWK provisioner requires.
+ */
+static const char *
+match_token(const cJSON *tok, const cJSON *body, const char *sub,
+    struct ssh_want *w, time_t now)
 {
 	const cJSON	*tp = cJSON_GetObjectItemCaseSensitive(tok,
 	    "principals"), *bp = cJSON_GetObjectItemCaseSensitive(body,
 	    "principals"), *use, *v;
 	const cJSON	*tt, *bt, *tk, *bk;
+	const char	*e;
 	uint32_t	 ttype = 0, btype = 0;
 	long		 def;
-	int		 bad = 0, n = 0;
+	int		 bad = 0;
 
 	tt = str_member(tok, "certType", &bad);
 	bt = str_member(body, "certType", &bad);
@@ -427,24 +526,20 @@ match_token(const cJSON *tok, const cJSON *body, struct ssh_want *w,
 	if (tk && *tk->valuestring && bk && *bk->valuestring &&
 	    strcmp(tk->valuestring, bk->valuestring) != 0)
 		return "ssh certificate key id does not match";
+	if (bk && *bk->valuestring && strcmp(bk->valuestring, sub) != 0)
+		return "ssh certificate key id does not match the token's "
+		    "subject";
 	w->key_id = tk && *tk->valuestring ? tk->valuestring :
 	    bk ? bk->valuestring : "";
-	/* The body's principals must be the token's, when both say. */
+	if (strlen(w->key_id) > 255)
+		return "ssh certificate key id is too long";
+	if (cJSON_GetArraySize(tp) > 0 && cJSON_GetArraySize(bp) > 0 &&
+	    !subset(bp, tp))
+		return "ssh certificate principals does not match";
 	use = cJSON_GetArraySize(tp) > 0 ? tp : bp;
-	if (cJSON_GetArraySize(tp) > 0 && cJSON_GetArraySize(bp) > 0) {
-		if (cJSON_GetArraySize(tp) != cJSON_GetArraySize(bp))
-			return "ssh certificate principals does not match";
-		for (n = 0; n < cJSON_GetArraySize(tp); n++)
-			if (!cJSON_IsString(cJSON_GetArrayItem(tp, n)) ||
-			    !cJSON_IsString(cJSON_GetArrayItem(bp, n)) ||
-			    strcmp(cJSON_GetArrayItem(tp, n)->valuestring,
-			    cJSON_GetArrayItem(bp, n)->valuestring) != 0)
-				return "ssh certificate principals does not "
-				    "match";
-	}
 	w->nprincipals = 0;
 	cJSON_ArrayForEach(v, use) {
-		if (!cJSON_IsString(v) || *v->valuestring == '\0' ||
+		if (!cJSON_IsString(v) || !principal_ok(v->valuestring) ||
 		    w->nprincipals == MAX_PRINCIPALS)
 			return "invalid principals";
 		w->principals[w->nprincipals++] = v->valuestring;
@@ -452,22 +547,22 @@ match_token(const cJSON *tok, const cJSON *body, struct ssh_want *w,
 	/* Stricter than step-ca: a certificate for any principal is not. */
 	if (w->nprincipals == 0)
 		return "ssh certificate has no principals";
+	if ((e = pick_bound(str_member(tok, "validAfter", &bad),
+	    str_member(body, "validAfter", &bad), now, &w->after)) != NULL ||
+	    (e = pick_bound(str_member(tok, "validBefore", &bad),
+	    str_member(body, "validBefore", &bad), now, &w->before)) != NULL)
+		return e;
+	if (bad)
+		return "invalid validAfter or validBefore";
 	def = w->type == SSH_CERT_HOST ? w->prov->claims.default_host_ssh :
 	    w->prov->claims.default_user_ssh;
-	if (bound(str_member(body, "validAfter", &bad), now, 0, &w->after) ==
-	    -1 || bound(str_member(body, "validBefore", &bad), now, 0,
-	    &w->before) == -1 || bad)
-		return "invalid validAfter or validBefore";
-	if (w->after == 0 && bound(str_member(tok, "validAfter", &bad), now,
-	    0, &w->after) == -1)
-		return "invalid validAfter";
-	if (w->before == 0 && bound(str_member(tok, "validBefore", &bad),
-	    now, 0, &w->before) == -1)
-		return "invalid validBefore";
 	if (w->after == 0)
 		w->after = (uint64_t)(now - BACKDATE);
 	if (w->before == 0)
-		w->before = (uint64_t)now + (uint64_t)def;
+		w->before = w->after + (uint64_t)def +
+		    (w->after == (uint64_t)(now - BACKDATE) ? BACKDATE : 0);
+	if (w->before <= (uint64_t)now)
+		return "validBefore cannot be in the past";
 	return NULL;
 }
 
@@ -513,6 +608,10 @@ h_ssh_sign(struct api *a, struct evhttp_request *req, const char *rest)
 		bad_request(req, "error parsing publicKey");
 		goto out;
 	}
+	if ((e = body_check(body, time(NULL))) != NULL) {
+		bad_request(req, e);
+		goto out;
+	}
 	api_policy(a, &pol);
 	if (token_verify(ott->valuestring, AUD_SSH_SIGN, &pol, &t, why,
 	    sizeof(why)) == -1) {
@@ -536,7 +635,7 @@ h_ssh_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	reserved = 1;
 	w.prov = t.prov;
 	w.jti = t.jti;
-	if ((e = match_token(ssh, body, &w, pol.now)) != NULL ||
+	if ((e = match_token(ssh, body, t.sub, &w, pol.now)) != NULL ||
 	    (e = check_duration(&t.prov->claims, &w, why, sizeof(why))) !=
 	    NULL) {
 		forbidden(req, e);
@@ -768,9 +867,10 @@ h_ssh_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 		bad_request(req, "missing serial");
 		goto out;
 	}
+	errno = 0;
 	sn = strtoull(serial->valuestring, &end, 10);
-	if (*end != '\0' || serial->valuestring[0] == '-' ||
-	    serial->valuestring[0] == '+' || sn == 0) {
+	if (*end != '\0' || errno == ERANGE || serial->valuestring[0] < '1' ||
+	    serial->valuestring[0] > '9') {
 		bad_request(req, "invalid serial number");
 		goto out;
 	}
@@ -804,6 +904,9 @@ h_ssh_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 		if (c.serial != sn)
 			snprintf(why, sizeof(why), "sshpop certificate is not "
 			    "the one to revoke");
+		else if (strcmp(t.sub, serial->valuestring) != 0)
+			snprintf(why, sizeof(why), "sshpop token sub is not the "
+			    "serial");
 		else
 			ok = 1;
 		ssh_cert_free(&c);

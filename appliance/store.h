@@ -18,12 +18,15 @@
 
 struct store;
 
+/* Room for 64 SANs or principals of up to 255 bytes, comma-joined. */
+#define STORE_SANS_MAX	(64 * 256 + 64)
+
 struct store_cert {
 	char		 serial[80];	/* lowercase hex */
 	const uint8_t	*der;
 	size_t		 derlen;
 	char		 subject[256];
-	char		 sans[2048];	/* comma-separated */
+	char		 sans[STORE_SANS_MAX];	/* comma-separated */
 	time_t		 not_before, not_after;
 	char		 provisioner[256];
 	char		 jti[256];	/* also recorded as used */
@@ -99,7 +102,7 @@ struct store_record {
 	uint8_t		*der;
 	size_t		 derlen;
 	char		 subject[256];	/* SSH: key id */
-	char		 sans[2048];	/* SSH: principals */
+	char		 sans[STORE_SANS_MAX];	/* SSH: principals */
 	time_t		 not_before, not_after;
 	char		 provisioner[256];
 	time_t		 revoked_at;	/* 0: not revoked */

@@ -718,12 +718,13 @@ token_verify_sshpop(const char *compact, enum token_aud aud,
 		reason = "sshpop certificate unreadable or its signature bad";
 		goto out;
 	}
-	/* Ours: signed by one of this CA's SSH keys, and valid now. */
-	for (i = 0; i < ncas; i++)
-		if (cas[i] != NULL && cas[i]->bloblen == cert->ca.bloblen &&
-		    memcmp(cas[i]->blob, cert->ca.blob, cert->ca.bloblen) == 0)
-			break;
-	if (i == ncas) {
+	/*
+	 * Ours: signed by this CA's key for its type (cas[0] users, cas[1]
+	 * hosts, as step-ca checks), and valid now.
+	 */
+	i = cert->type == SSH_CERT_USER ? 0 : 1;
+	if (i >= ncas || cas[i] == NULL || cas[i]->bloblen != cert->ca.bloblen ||
+	    memcmp(cas[i]->blob, cert->ca.blob, cert->ca.bloblen) != 0) {
 		reason = "sshpop certificate not issued by this CA";
 		goto out;
 	}

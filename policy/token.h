@@ -86,8 +86,9 @@ int	token_verify_x5c(const char *compact, enum token_aud aud,
  * A token signed by the key of an SSH certificate this CA issued, carried
  * in its "sshpop" header (standard base64 of the wire blob), iss naming
  * an SSHPOP provisioner: /ssh/renew, /ssh/rekey, /ssh/revoke. The
- * certificate must verify, be signed by one of cas (the CA's user and
- * host keys) and be valid now. Returns 0 with *cert filled (ssh_cert_free
+ * certificate must verify, be signed by the CA key for its type (cas[0]
+ * the user key, cas[1] the host key; NULL when there is none) and be
+ * valid now. Returns 0 with *cert filled (ssh_cert_free
  * it) and t->prov the SSHPOP provisioner, or -1.
  */
 struct ssh_key;
