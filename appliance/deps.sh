@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libssl-dev openssl libcjson-dev libevent-dev libsqlite3-dev sqlite3
 libp11-kit-dev softhsm2 opensc libcmocka-dev
 python3 python3-pytest python3-cryptography python3-jwcrypto
-util-linux procps valgrind"
+util-linux procps valgrind curl openssh-client openssh-server"
 
 missing=
 for p in $PKGS; do

@@ -26,7 +26,7 @@ fi
 if [ ! -f "$home/config/ca.json" ]; then
 	echo "First run: creating a lab CA in $home"
 	"$B/p11ca" init --home "$home" --create-token \
-	    --insecure-address 127.0.0.1:9080 ${api_uid:+--allow-uid "$api_uid"}
+	    --insecure-address 127.0.0.1:9080 --ssh ${api_uid:+--allow-uid "$api_uid"}
 fi
 if [ -n "$as_signer" ]; then
 	conf=$home/config/signer.conf
@@ -62,10 +62,12 @@ sleep 0.5
 cat <<EOT
 
 p11ca is running: https://127.0.0.1:9000 (state in $home)
+CRL, OCSP and the SSH KRL also over plain HTTP: http://127.0.0.1:9080
 Root fingerprint: $fp
 Try, in another terminal:
   $B/p11ca ca certificate svc.example.com svc.crt svc.key --home $home
   curl --cacert $home/certs/root_ca.crt https://127.0.0.1:9000/health
+  curl -s http://127.0.0.1:9080/crl | openssl crl -inform DER -noout -text
   $B/p11ca audit verify $home/audit/audit.log
 Ctrl-C stops both processes.
 
