@@ -64,6 +64,15 @@ struct cli_tokreq {
 	const char	*home, *config, *url, *root;
 	const char	*subject, *aud;
 	const char	*issuer, *kid, *pwfile, *keyfile;
+	/*
+	 * ssh: claims.step.ssh for aud "ssh/sign", as `ca token --ssh`:
+	 * certType host or user, keyID the subject, these principals (none:
+	 * the subject), validAfter and validBefore (NULL: "").
+	 */
+	int		 ssh, host;
+	const char *const *principals;
+	int		 nprincipals;
+	const char	*cert_nbf, *cert_exp;
 };
 char	*cli_mint_token(const struct cli_tokreq *q);
 
@@ -86,5 +95,12 @@ int	cmd_ca_revoke(int argc, char **argv);
 int	cmd_crl_inspect(int argc, char **argv);
 /* ca provisioner list|add|update|remove|jwe-key: its own table. */
 int	cmd_ca_provisioner(int argc, char **argv);
+/* cmd_ssh.c */
+int	cmd_ssh_certificate(int argc, char **argv);
+int	cmd_ssh_renew(int argc, char **argv);
+int	cmd_ssh_rekey(int argc, char **argv);
+int	cmd_ssh_revoke(int argc, char **argv);
+int	cmd_ssh_config(int argc, char **argv);
+int	cmd_ssh_krl(int argc, char **argv);
 
 #endif

@@ -316,6 +316,19 @@ cli_mint_token(const struct cli_tokreq *q)
 	r->kid = q->kid;
 	r->pwfile = q->pwfile;
 	r->keyfile = q->keyfile;
+	r->ssh = q->ssh;
+	r->host = q->host;
+	r->cert_nbf = q->cert_nbf;
+	r->cert_exp = q->cert_exp;
+	if (q->nprincipals < 0 || q->nprincipals > MAX_SANS) {
+		cli_err("too many principals (at most %d)", MAX_SANS);
+		free(c);
+		free(r);
+		return NULL;
+	}
+	for (r->nprincipals = 0; r->nprincipals < q->nprincipals;
+	    r->nprincipals++)
+		r->principals[r->nprincipals] = q->principals[r->nprincipals];
 	if (ctx_load(c) == 0) {
 		tok = mint(c, r);
 		config_free(&c->cfg);

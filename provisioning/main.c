@@ -33,6 +33,18 @@ static const struct command commands[] = {
 	    "signature, print it" },
 	{ "certificate fingerprint", cmd_certificate_fingerprint, "SHA-256 "
 	    "fingerprint of a certificate" },
+	{ "ssh certificate", cmd_ssh_certificate, "have the CA certify an "
+	    "SSH public key (user or host)" },
+	{ "ssh renew", cmd_ssh_renew, "renew an SSH host certificate "
+	    "(SSHPOP)" },
+	{ "ssh rekey", cmd_ssh_rekey, "an SSH host certificate for a new key "
+	    "(SSHPOP)" },
+	{ "ssh revoke", cmd_ssh_revoke, "revoke an SSH certificate (token or "
+	    "SSHPOP)" },
+	{ "ssh config", cmd_ssh_config, "print the CA's OpenSSH "
+	    "configuration or SSH CA keys" },
+	{ "ssh krl", cmd_ssh_krl, "fetch the CA's OpenSSH key revocation "
+	    "list" },
 };
 
 static void
