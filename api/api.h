@@ -81,6 +81,12 @@ void	reply_json(struct evhttp_request *req, int status, cJSON *body);
 void	reply_error(struct evhttp_request *req, int status, const char *msg);
 void	reply_text(struct evhttp_request *req, int status, const char *type,
 	    const char *body, size_t len);
+/* step-ca's 400 "could not be completed: ..." and 403 "forbidden ...". */
+void	reply_bad_request(struct evhttp_request *req, const char *detail);
+void	reply_forbidden(struct evhttp_request *req, const char *detail);
+/* step-ca's generic 401 and 404 messages. */
+extern const char api_unauthorized[];
+extern const char api_not_found[];
 
 /* server.c */
 int	server_listen(struct api *a, char *err, size_t errsz);

@@ -32,20 +32,6 @@
 
 #define BACKDATE	60
 
-static const char unauthorized[] = "The request lacked necessary "
-    "authorization to be completed. Please see the certificate authority "
-    "logs for more info.";
-
-static void
-bad_request(struct evhttp_request *req, const char *detail)
-{
-	char	 m[512];
-
-	snprintf(m, sizeof(m), "The request could not be completed: %s.",
-	    detail);
-	reply_error(req, 400, m);
-}
-
 /*
  * The certificate being renewed: from the token when there is one, else
  * the TLS client's. 0 with *leaf (a reference to free) and the jti
@@ -67,7 +53,7 @@ who(struct api *a, struct evhttp_request *req, int token_ok, X509 **leaf,
 	jti[0] = '\0';
 	if (token_ok && auth != NULL) {
 		if (strncasecmp(auth, "Bearer ", 7) != 0) {
-			reply_error(req, 401, unauthorized);
+			reply_error(req, 401, api_unauthorized);
 			return -1;
 		}
 		api_policy(a, &pol);
@@ -75,7 +61,7 @@ who(struct api *a, struct evhttp_request *req, int token_ok, X509 **leaf,
 		    sizeof(w)) == -1) {
 			fprintf(stderr, "p11ca-api: renew: token refused: %s\n",
 			    w);
-			reply_error(req, 401, unauthorized);
+			reply_error(req, 401, api_unauthorized);
 			return -1;
 		}
 		rc = store_jti_reserve(a->store, t.jti);
@@ -88,13 +74,13 @@ who(struct api *a, struct evhttp_request *req, int token_ok, X509 **leaf,
 			X509_free(*leaf);
 			*leaf = NULL;
 			reply_error(req, rc == 1 ? 401 : 500, rc == 1 ?
-			    unauthorized : "cannot record the token");
+			    api_unauthorized : "cannot record the token");
 			return -1;
 		}
 		return 0;
 	}
 	if ((peer = client_cert(req)) == NULL) {
-		bad_request(req, "missing client certificate");
+		reply_bad_request(req, "missing client certificate");
 		return -1;
 	}
 	if (X509_up_ref(peer) != 1) {
@@ -154,7 +140,7 @@ reissue(struct api *a, struct evhttp_request *req, X509 *leaf,
 		why = "certificate issued by another intermediate";
 	if (why != NULL) {
 		fprintf(stderr, "p11ca-api: renew %s: %s\n", key, why);
-		reply_error(req, 401, unauthorized);
+		reply_error(req, 401, api_unauthorized);
 		goto out;
 	}
 	/* Same duration, starting a minute back, as step-ca. */
@@ -228,16 +214,16 @@ h_rekey(struct api *a, struct evhttp_request *req, const char *rest)
 	    evbuffer_get_length(in));
 	pem = cJSON_GetObjectItemCaseSensitive(body, "csr");
 	if (body == NULL || !cJSON_IsObject(body)) {
-		bad_request(req, "error decoding json");
+		reply_bad_request(req, "error decoding json");
 		goto out;
 	}
 	if (!cJSON_IsString(pem) || *pem->valuestring == '\0') {
-		bad_request(req, "missing csr");
+		reply_bad_request(req, "missing csr");
 		goto out;
 	}
 	if (csr_pem_to_der(pem->valuestring, &der, &derlen) == -1 ||
 	    csr_parse(der, derlen, &csr, w, sizeof(w)) == -1) {
-		bad_request(req, "invalid csr");
+		reply_bad_request(req, "invalid csr");
 		goto out;
 	}
 	/* mTLS only: a new key is a step beyond what a token may ask. */

@@ -18,26 +18,12 @@
 #include "appliance/store.h"
 #include "policy/token.h"
 
-static const char unauthorized[] = "The request lacked necessary "
-    "authorization to be completed. Please see the certificate authority "
-    "logs for more info.";
-
 struct revoke_job {
 	struct api		*a;
 	struct evhttp_request	*req;
 	struct store_revoke	 r;
 	char			 serial[80];	/* as the client wrote it */
 };
-
-static void
-bad_request(struct evhttp_request *req, const char *detail)
-{
-	char	 m[512];
-
-	snprintf(m, sizeof(m), "The request could not be completed: %s.",
-	    detail);
-	reply_error(req, 400, m);
-}
 
 static void
 on_revoked(int result, void *arg)
@@ -62,15 +48,13 @@ on_revoked(int result, void *arg)
 	case STORE_ALREADY:
 		snprintf(m, sizeof(m), "certificate with serial number '%s' "
 		    "is already revoked", j->serial);
-		bad_request(j->req, m);
+		reply_bad_request(j->req, m);
 		break;
 	case STORE_NOT_FOUND:
-		reply_error(j->req, 404, "The requested resource could not be "
-		    "found. Please see the certificate authority logs for more "
-		    "info.");
+		reply_error(j->req, 404, api_not_found);
 		break;
 	case STORE_DUP:
-		reply_error(j->req, 401, unauthorized);	/* token used */
+		reply_error(j->req, 401, api_unauthorized);	/* token used */
 		break;
 	default:
 		reply_error(j->req, 503, "The certificate authority cannot "
@@ -97,7 +81,7 @@ h_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1),
 	    evbuffer_get_length(in));
 	if (body == NULL || !cJSON_IsObject(body)) {
-		bad_request(req, "error decoding json");
+		reply_bad_request(req, "error decoding json");
 		goto out;
 	}
 	serial = cJSON_GetObjectItemCaseSensitive(body, "serial");
@@ -109,18 +93,18 @@ h_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 	    (code != NULL && !cJSON_IsNumber(code)) ||
 	    (reason != NULL && !cJSON_IsString(reason)) ||
 	    (passive != NULL && !cJSON_IsBool(passive))) {
-		bad_request(req, "error decoding json");
+		reply_bad_request(req, "error decoding json");
 		goto out;
 	}
 	if (!cJSON_IsString(serial) || *serial->valuestring == '\0') {
-		bad_request(req, "missing serial");
+		reply_bad_request(req, "missing serial");
 		goto out;
 	}
 	/* RFC 5280 5.3.1: 0-10, 7 unused. */
 	if (code != NULL && (code->valuedouble != (int)code->valuedouble ||
 	    code->valueint < 0 || code->valueint > 10 ||
 	    code->valueint == 7)) {
-		bad_request(req, "reasonCode out of bounds");
+		reply_bad_request(req, "reasonCode out of bounds");
 		goto out;
 	}
 	/*
@@ -134,7 +118,7 @@ h_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 		goto out;
 	}
 	if (serial_key_dec(serial->valuestring, key) == -1) {
-		bad_request(req, "invalid serial number");
+		reply_bad_request(req, "invalid serial number");
 		goto out;
 	}
 	if (ott != NULL && *ott->valuestring != '\0') {
@@ -143,7 +127,7 @@ h_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 		    sizeof(w)) == -1) {
 			fprintf(stderr, "p11ca-api: revoke: token refused: "
 			    "%s\n", w);
-			reply_error(req, 401, unauthorized);
+			reply_error(req, 401, api_unauthorized);
 			goto out;
 		}
 		/* Stricter than step-ca: the token names this serial. */
@@ -151,24 +135,24 @@ h_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 		    strcmp(peerkey, key) != 0) {
 			fprintf(stderr, "p11ca-api: revoke: token sub %s is not "
 			    "serial %s\n", t.sub, serial->valuestring);
-			reply_error(req, 401, unauthorized);
+			reply_error(req, 401, api_unauthorized);
 			goto out;
 		}
 		if ((rc = store_jti_reserve(a->store, t.jti)) != 0) {
 			reply_error(req, rc == 1 ? 401 : 500, rc == 1 ?
-			    unauthorized : "cannot record the token");
+			    api_unauthorized : "cannot record the token");
 			goto out;
 		}
 		reserved = 1;
 	} else if ((peer = client_cert(req)) != NULL) {
 		if (serial_key(X509_get0_serialNumber(peer), peerkey) == -1 ||
 		    strcmp(peerkey, key) != 0) {
-			bad_request(req, "serial number in client certificate "
+			reply_bad_request(req, "serial number in client certificate "
 			    "different than body");
 			goto out;
 		}
 	} else {
-		bad_request(req, "missing ott or client certificate");
+		reply_bad_request(req, "missing ott or client certificate");
 		goto out;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {

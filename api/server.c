@@ -88,6 +88,33 @@ reply(struct evhttp_request *req, int status, const char *type,
 	evbuffer_free(b);
 }
 
+/* step-ca's generic texts: the reason goes to the log, not the client. */
+const char api_unauthorized[] = "The request lacked necessary "
+    "authorization to be completed. Please see the certificate authority "
+    "logs for more info.";
+const char api_not_found[] = "The requested resource could not be found. "
+    "Please see the certificate authority logs for more info.";
+
+void
+reply_bad_request(struct evhttp_request *req, const char *detail)
+{
+	char	 m[512];
+
+	snprintf(m, sizeof(m), "The request could not be completed: %.400s.",
+	    detail);
+	reply_error(req, 400, m);
+}
+
+void
+reply_forbidden(struct evhttp_request *req, const char *detail)
+{
+	char	 m[512];
+
+	snprintf(m, sizeof(m), "The request was forbidden by the certificate "
+	    "authority: %.400s.", detail);
+	reply_error(req, 403, m);
+}
+
 void
 reply_text(struct evhttp_request *req, int status, const char *type,
     const char *body, size_t len)

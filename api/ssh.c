@@ -34,10 +34,6 @@
 #define BACKDATE	60
 #define MAX_PRINCIPALS	64
 
-static const char unauthorized[] = "The request lacked necessary "
-    "authorization to be completed. Please see the certificate authority "
-    "logs for more info.";
-
 struct ssh_job {
 	struct api		*a;
 	struct evhttp_request	*req;
@@ -45,26 +41,6 @@ struct ssh_job {
 	struct pbuf		 body;
 	struct store_cert	 sc;
 };
-
-static void
-bad_request(struct evhttp_request *req, const char *detail)
-{
-	char	 m[512];
-
-	snprintf(m, sizeof(m), "The request could not be completed: %.400s.",
-	    detail);
-	reply_error(req, 400, m);
-}
-
-static void
-forbidden(struct evhttp_request *req, const char *detail)
-{
-	char	 m[512];
-
-	snprintf(m, sizeof(m), "The request was forbidden by the certificate "
-	    "authority: %s.", detail);
-	reply_error(req, 403, m);
-}
 
 /* ---- keys ---- */
 
@@ -186,7 +162,7 @@ on_stored(int result, void *arg)
 		fprintf(stderr, "p11ca-api: ssh renew %s: %s\n",
 		    j->sc.renewed_from, result == STORE_REVOKED ?
 		    "certificate revoked" : "certificate unknown");
-		reply_error(j->req, 401, unauthorized);
+		reply_error(j->req, 401, api_unauthorized);
 	} else if (result != STORE_OK)
 		reply_error(j->req, 500, "The certificate authority encountered "
 		    "an Internal Server Error. Please see the certificate "
@@ -215,7 +191,7 @@ on_signed(int status, const uint8_t *sig, size_t siglen, const char *msg,
 		    j->sc.serial, msg ? msg : "failed");
 		store_jti_release(j->a->store, j->sc.jti);
 		if (status == PROTO_E_REFUSED)
-			forbidden(j->req, "the signer refused the certificate");
+			reply_forbidden(j->req, "the signer refused the certificate");
 		else
 			reply_error(j->req, 503, "The certificate authority is "
 			    "temporarily unable to sign; try again.");
@@ -294,7 +270,7 @@ issue(struct api *a, struct evhttp_request *req, const struct ssh_want *w,
 	if ((alg = ssh_sign_alg(ca)) == -1 ||
 	    ssh_cert_body(&r, &j->body, why, sizeof(why)) == -1) {
 		store_jti_release(a->store, w->jti);
-		forbidden(req, alg == -1 ? "unsupported CA key" : why);
+		reply_forbidden(req, alg == -1 ? "unsupported CA key" : why);
 		job_free(j);
 		return;
 	}
@@ -304,7 +280,7 @@ issue(struct api *a, struct evhttp_request *req, const struct ssh_want *w,
 	if ((size_t)snprintf(j->sc.subject, sizeof(j->sc.subject), "%s",
 	    w->key_id) >= sizeof(j->sc.subject)) {
 		store_jti_release(a->store, w->jti);
-		forbidden(req, "ssh certificate key id is too long");
+		reply_forbidden(req, "ssh certificate key id is too long");
 		job_free(j);
 		return;
 	}
@@ -315,7 +291,7 @@ issue(struct api *a, struct evhttp_request *req, const struct ssh_want *w,
 		    used, "%s%s", i ? "," : "", w->principals[i]) >=
 		    sizeof(j->sc.sans) - used) {
 			store_jti_release(a->store, w->jti);
-			forbidden(req, "ssh certificate principals are too "
+			reply_forbidden(req, "ssh certificate principals are too "
 			    "many or too long");
 			job_free(j);
 			return;
@@ -587,36 +563,36 @@ h_ssh_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1),
 	    evbuffer_get_length(in));
 	if (body == NULL || !cJSON_IsObject(body)) {
-		bad_request(req, "error reading request body");
+		reply_bad_request(req, "error reading request body");
 		goto out;
 	}
 	pk = str_member(body, "publicKey", &bad);
 	ott = str_member(body, "ott", &bad);
 	if (bad) {
-		bad_request(req, "error reading request body");
+		reply_bad_request(req, "error reading request body");
 		goto out;
 	}
 	if (pk == NULL || *pk->valuestring == '\0') {
-		bad_request(req, "missing or empty publicKey");
+		reply_bad_request(req, "missing or empty publicKey");
 		goto out;
 	}
 	if (ott == NULL || *ott->valuestring == '\0') {
-		bad_request(req, "missing or empty ott");
+		reply_bad_request(req, "missing or empty ott");
 		goto out;
 	}
 	if (body_key(pk->valuestring, &key, why, sizeof(why)) == -1) {
-		bad_request(req, "error parsing publicKey");
+		reply_bad_request(req, "error parsing publicKey");
 		goto out;
 	}
 	if ((e = body_check(body, time(NULL))) != NULL) {
-		bad_request(req, e);
+		reply_bad_request(req, e);
 		goto out;
 	}
 	api_policy(a, &pol);
 	if (token_verify(ott->valuestring, AUD_SSH_SIGN, &pol, &t, why,
 	    sizeof(why)) == -1) {
 		fprintf(stderr, "p11ca-api: ssh sign: token refused: %s\n", why);
-		reply_error(req, 401, unauthorized);
+		reply_error(req, 401, api_unauthorized);
 		goto out;
 	}
 	ssh = t.step ? cJSON_GetObjectItemCaseSensitive(t.step, "ssh") : NULL;
@@ -624,11 +600,11 @@ h_ssh_sign(struct api *a, struct evhttp_request *req, const char *rest)
 		fprintf(stderr, "p11ca-api: ssh sign: %s\n", !cJSON_IsObject(ssh) ?
 		    "not an SSH provisioning token" : "SSH CA disabled for the "
 		    "provisioner");
-		reply_error(req, 401, unauthorized);
+		reply_error(req, 401, api_unauthorized);
 		goto out;
 	}
 	if ((k = store_jti_reserve(a->store, t.jti)) != 0) {
-		reply_error(req, k == 1 ? 401 : 500, k == 1 ? unauthorized :
+		reply_error(req, k == 1 ? 401 : 500, k == 1 ? api_unauthorized :
 		    "cannot record the token");
 		goto out;
 	}
@@ -638,7 +614,7 @@ h_ssh_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	if ((e = match_token(ssh, body, t.sub, &w, pol.now)) != NULL ||
 	    (e = check_duration(&t.prov->claims, &w, why, sizeof(why))) !=
 	    NULL) {
-		forbidden(req, e);
+		reply_forbidden(req, e);
 		goto out;
 	}
 	if ((w.type == SSH_CERT_HOST ? a->ssh_host : a->ssh_user) == NULL) {
@@ -677,7 +653,7 @@ sshpop(struct api *a, struct evhttp_request *req, const char *ott,
 	if (token_verify_sshpop(ott, aud, &pol, cas, 2, t, c, why,
 	    sizeof(why)) == -1) {
 		fprintf(stderr, "p11ca-api: sshpop: token refused: %s\n", why);
-		reply_error(req, 401, unauthorized);
+		reply_error(req, 401, api_unauthorized);
 		return -1;
 	}
 	snprintf(key, sizeof(key), "%llu", (unsigned long long)c->serial);
@@ -690,11 +666,11 @@ sshpop(struct api *a, struct evhttp_request *req, const char *ott,
 		    k == 2 ? "revoked" : "unknown");
 		reply_error(req, k == -1 ? 503 : 401, k == -1 ?
 		    "The certificate authority cannot read its store now; try "
-		    "again." : unauthorized);
+		    "again." : api_unauthorized);
 		goto fail;
 	}
 	if ((k = store_jti_reserve(a->store, t->jti)) != 0) {
-		reply_error(req, k == 1 ? 401 : 500, k == 1 ? unauthorized :
+		reply_error(req, k == 1 ? 401 : 500, k == 1 ? api_unauthorized :
 		    "cannot record the token");
 		goto fail;
 	}
@@ -734,16 +710,16 @@ renew(struct api *a, struct evhttp_request *req, const char *rest,
 	if (rekey)
 		pk = str_member(body, "publicKey", &bad);
 	if (body == NULL || !cJSON_IsObject(body) || bad) {
-		bad_request(req, "error reading request body");
+		reply_bad_request(req, "error reading request body");
 		goto out;
 	}
 	if (ott == NULL || *ott->valuestring == '\0') {
-		bad_request(req, "missing or empty ott");
+		reply_bad_request(req, "missing or empty ott");
 		goto out;
 	}
 	if (rekey && (pk == NULL || body_key(pk->valuestring, &key, why,
 	    sizeof(why)) == -1)) {
-		bad_request(req, "missing or invalid publicKey");
+		reply_bad_request(req, "missing or invalid publicKey");
 		goto out;
 	}
 	if (sshpop(a, req, ott->valuestring, rekey ? AUD_SSH_REKEY :
@@ -755,7 +731,7 @@ renew(struct api *a, struct evhttp_request *req, const char *rest,
 		fprintf(stderr, "p11ca-api: ssh %s: only host certificates "
 		    "with principals\n", rekey ? "rekey" : "renew");
 		store_jti_release(a->store, t.jti);
-		reply_error(req, 401, unauthorized);
+		reply_error(req, 401, api_unauthorized);
 		goto out;
 	}
 	snprintf(old, sizeof(old), "%llu", (unsigned long long)c.serial);
@@ -818,13 +794,11 @@ on_revoked(int result, void *arg)
 	} else if (result == STORE_ALREADY) {
 		snprintf(m, sizeof(m), "certificate with serial number '%s' is "
 		    "already revoked", j->r.serial);
-		bad_request(j->req, m);
+		reply_bad_request(j->req, m);
 	} else if (result == STORE_NOT_FOUND)
-		reply_error(j->req, 404, "The requested resource could not be "
-		    "found. Please see the certificate authority logs for more "
-		    "info.");
+		reply_error(j->req, 404, api_not_found);
 	else if (result == STORE_DUP)
-		reply_error(j->req, 401, unauthorized);
+		reply_error(j->req, 401, api_unauthorized);
 	else
 		reply_error(j->req, 503, "The certificate authority cannot "
 		    "record the revocation now; try again.");
@@ -860,24 +834,24 @@ h_ssh_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 	    (code != NULL && !cJSON_IsNumber(code)) ||
 	    (reason != NULL && !cJSON_IsString(reason)) ||
 	    (passive != NULL && !cJSON_IsBool(passive))) {
-		bad_request(req, "error reading request body");
+		reply_bad_request(req, "error reading request body");
 		goto out;
 	}
 	if (!cJSON_IsString(serial) || *serial->valuestring == '\0') {
-		bad_request(req, "missing serial");
+		reply_bad_request(req, "missing serial");
 		goto out;
 	}
 	errno = 0;
 	sn = strtoull(serial->valuestring, &end, 10);
 	if (*end != '\0' || errno == ERANGE || serial->valuestring[0] < '1' ||
 	    serial->valuestring[0] > '9') {
-		bad_request(req, "invalid serial number");
+		reply_bad_request(req, "invalid serial number");
 		goto out;
 	}
 	if (code != NULL && (code->valuedouble != (int)code->valuedouble ||
 	    code->valueint < 0 || code->valueint > 10 ||
 	    code->valueint == 7)) {
-		bad_request(req, "reasonCode out of bounds");
+		reply_bad_request(req, "reasonCode out of bounds");
 		goto out;
 	}
 	if (!cJSON_IsTrue(passive)) {
@@ -887,7 +861,7 @@ h_ssh_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 		goto out;
 	}
 	if (ott == NULL || *ott->valuestring == '\0') {
-		bad_request(req, "missing ott");
+		reply_bad_request(req, "missing ott");
 		goto out;
 	}
 	/* A provisioner's one-time token, or the certificate's own key. */
@@ -916,11 +890,11 @@ h_ssh_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 	if (!ok) {
 		fprintf(stderr, "p11ca-api: ssh revoke: token refused: %s\n",
 		    why);
-		reply_error(req, 401, unauthorized);
+		reply_error(req, 401, api_unauthorized);
 		goto out;
 	}
 	if ((k = store_jti_reserve(a->store, t.jti)) != 0) {
-		reply_error(req, k == 1 ? 401 : 500, k == 1 ? unauthorized :
+		reply_error(req, k == 1 ? 401 : 500, k == 1 ? api_unauthorized :
 		    "cannot record the token");
 		goto out;
 	}
@@ -977,9 +951,7 @@ h_ssh_roots(struct api *a, struct evhttp_request *req, const char *rest)
 
 	(void)rest;
 	if (a->ssh_user == NULL && a->ssh_host == NULL) {
-		reply_error(req, 404, "The requested resource could not be "
-		    "found. Please see the certificate authority logs for more "
-		    "info.");
+		reply_error(req, 404, api_not_found);
 		return;
 	}
 	if ((o = cJSON_CreateObject()) == NULL ||
@@ -1062,7 +1034,7 @@ h_ssh_config(struct api *a, struct evhttp_request *req, const char *rest)
 	data = cJSON_GetObjectItemCaseSensitive(body, "data");
 	if (body == NULL || !cJSON_IsObject(body) ||
 	    (type != NULL && !cJSON_IsString(type))) {
-		bad_request(req, "error reading request body");
+		reply_bad_request(req, "error reading request body");
 		goto out;
 	}
 	if (type == NULL || *type->valuestring == '\0' ||
@@ -1073,14 +1045,12 @@ h_ssh_config(struct api *a, struct evhttp_request *req, const char *rest)
 	else {
 		snprintf(line, sizeof(line), "unsupported type %.64s",
 		    type->valuestring);
-		bad_request(req, line);
+		reply_bad_request(req, line);
 		goto out;
 	}
 	if (key_line(host ? a->ssh_user : a->ssh_host, line,
 	    sizeof(line)) == -1) {
-		reply_error(req, 404, "The requested resource could not be "
-		    "found. Please see the certificate authority logs for more "
-		    "info.");
+		reply_error(req, 404, api_not_found);
 		goto out;
 	}
 	if ((o = cJSON_CreateObject()) == NULL || (arr =
@@ -1159,15 +1129,15 @@ h_ssh_check_host(struct api *a, struct evhttp_request *req,
 	type = cJSON_GetObjectItemCaseSensitive(body, "type");
 	principal = cJSON_GetObjectItemCaseSensitive(body, "principal");
 	if (body == NULL || !cJSON_IsObject(body)) {
-		bad_request(req, "error reading request body");
+		reply_bad_request(req, "error reading request body");
 		goto out;
 	}
 	if (!cJSON_IsString(type) || strcmp(type->valuestring, "host") != 0) {
-		bad_request(req, "unsupported type");
+		reply_bad_request(req, "unsupported type");
 		goto out;
 	}
 	if (!cJSON_IsString(principal) || *principal->valuestring == '\0') {
-		bad_request(req, "missing or empty principal");
+		reply_bad_request(req, "missing or empty principal");
 		goto out;
 	}
 	if (store_ssh_hosts(a->store, time(NULL), &hosts, &n) == -1) {
@@ -1201,7 +1171,7 @@ h_ssh_hosts(struct api *a, struct evhttp_request *req, const char *rest)
 
 	(void)rest;
 	if (client_cert(req) == NULL) {
-		reply_error(req, 401, unauthorized);
+		reply_error(req, 401, api_unauthorized);
 		return;
 	}
 	if (store_ssh_hosts(a->store, time(NULL), &hosts, &n) == -1) {

@@ -33,10 +33,6 @@
 
 #define BACKDATE	60
 
-static const char unauthorized[] = "The request lacked necessary "
-    "authorization to be completed. Please see the certificate authority "
-    "logs for more info.";
-
 struct sign_job {
 	struct api		*a;
 	struct evhttp_request	*req;
@@ -46,26 +42,6 @@ struct sign_job {
 	struct store_cert	 sc;
 	struct pbuf		 der;
 };
-
-static void
-bad_request(struct evhttp_request *req, const char *detail)
-{
-	char	 m[1024];
-
-	snprintf(m, sizeof(m), "The request could not be completed: %s.",
-	    detail);
-	reply_error(req, 400, m);
-}
-
-static void
-forbidden(struct evhttp_request *req, const char *detail)
-{
-	char	 m[1024];
-
-	snprintf(m, sizeof(m), "The request was forbidden by the certificate "
-	    "authority: %s.", detail);
-	reply_error(req, 403, m);
-}
 
 static void
 job_free(struct sign_job *j)
@@ -114,7 +90,7 @@ on_stored(int result, void *arg)
 		fprintf(stderr, "p11ca-api: renew %s: %s\n",
 		    j->sc.renewed_from, result == STORE_REVOKED ?
 		    "certificate revoked" : "certificate unknown");
-		reply_error(j->req, 401, unauthorized);
+		reply_error(j->req, 401, api_unauthorized);
 		job_free(j);
 		return;
 	}
@@ -162,7 +138,7 @@ on_signed(int status, const uint8_t *sig, size_t siglen, const char *msg,
 		    msg ? msg : "failed");
 		store_jti_release(j->a->store, j->jti);
 		if (status == PROTO_E_REFUSED)
-			forbidden(j->req, "the signer refused the certificate");
+			reply_forbidden(j->req, "the signer refused the certificate");
 		else
 			reply_error(j->req, 503, "The certificate authority is "
 			    "temporarily unable to sign; try again.");
@@ -522,26 +498,26 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	pbuf_init(&tbs);
 	if (sign_parse((const char *)evbuffer_pullup(in, -1),
 	    evbuffer_get_length(in), &r, w, sizeof(w)) != 0) {
-		bad_request(req, w);
+		reply_bad_request(req, w);
 		goto out;
 	}
 	if (token_verify(r.ott, AUD_SIGN, &pol, &t, w, sizeof(w)) == -1) {
 		fprintf(stderr, "p11ca-api: sign: token refused: %s\n", w);
-		reply_error(req, 401, unauthorized);
+		reply_error(req, 401, api_unauthorized);
 		goto out;
 	}
 	/* Recorded only now, after the signature verified (step-ca: before). */
 	if ((k = store_jti_reserve(a->store, t.jti)) != 0) {
 		fprintf(stderr, "p11ca-api: sign: token %s\n", k == 1 ?
 		    "already used" : "cannot be recorded");
-		reply_error(req, k == 1 ? 401 : 500, k == 1 ? unauthorized :
+		reply_error(req, k == 1 ? 401 : 500, k == 1 ? api_unauthorized :
 		    "cannot record the token");
 		goto out;
 	}
 	reserved = 1;
 	if (sign_authorize(&r, &t, pol.now, a->inter_not_after, &nb, &na, w,
 	    sizeof(w)) != 0) {
-		forbidden(req, w);
+		reply_forbidden(req, w);
 		goto out;
 	}
 	memset(&sc, 0, sizeof(sc));
