@@ -31,6 +31,7 @@
 #include "api/signer_link.h"
 #include "appliance/store.h"
 #include "hsm/client.h"
+#include "policy/jose.h"
 #include "policy/ocsp.h"
 #include "policy/tbs.h"
 
@@ -291,8 +292,7 @@ request_der(struct evhttp_request *req, const char *rest, size_t *len)
 	struct evbuffer	*in = evhttp_request_get_input_buffer(req);
 	uint8_t		*der = NULL;
 	char		*dec;
-	size_t		 n, pad;
-	int		 k;
+	size_t		 n;
 
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
 		if ((n = evbuffer_get_length(in)) == 0 || n > OCSP_MAX_BODY ||
@@ -306,19 +306,9 @@ request_der(struct evhttp_request *req, const char *rest, size_t *len)
 	}
 	if ((dec = evhttp_uridecode(rest, 0, &n)) == NULL)
 		return NULL;
-	if (n == 0 || n % 4 != 0 || n > 2 * OCSP_MAX_BODY ||
-	    (der = malloc(n / 4 * 3)) == NULL) {
-		free(dec);
-		return NULL;
-	}
-	pad = (dec[n - 1] == '=') + (dec[n - 2] == '=');
-	k = EVP_DecodeBlock(der, (unsigned char *)dec, (int)n);
+	if (jose_b64_decode(dec, n, OCSP_MAX_BODY, &der, len) == -1)
+		der = NULL;
 	free(dec);
-	if (k < (int)pad) {
-		free(der);
-		return NULL;
-	}
-	*len = (size_t)k - pad;
 	return der;
 }
 

@@ -27,6 +27,7 @@
 #include "api/api.h"
 #include "api/signer_link.h"
 #include "appliance/store.h"
+#include "policy/jose.h"
 #include "policy/provisioner.h"
 #include "policy/ssh.h"
 #include "policy/token.h"
@@ -94,33 +95,17 @@ ssh_stop(struct api *a)
 static char *
 b64(const uint8_t *p, size_t n)
 {
-	char	*s = malloc(4 * ((n + 2) / 3) + 1);
-
-	if (s != NULL)
-		EVP_EncodeBlock((unsigned char *)s, p, (int)n);
-	return s;
+	return jose_b64_encode(p, n);
 }
 
 /* Standard padded base64, as Go's []byte in JSON. */
 static uint8_t *
 unb64(const char *s, size_t *len)
 {
-	size_t	 n = strlen(s), pad;
 	uint8_t	*out;
-	int	 k;
 
-	if (n == 0 || n % 4 != 0 || n > 4 * SSH_MAX_BLOB / 3 + 4)
-		return NULL;
-	pad = (s[n - 1] == '=') + (s[n - 2] == '=');
-	if ((out = malloc(n / 4 * 3)) == NULL)
-		return NULL;
-	if ((k = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n)) <
-	    (int)pad) {
-		free(out);
-		return NULL;
-	}
-	*len = (size_t)k - pad;
-	return out;
+	return jose_b64_decode(s, strlen(s), SSH_MAX_BLOB, &out, len) == 0 ?
+	    out : NULL;
 }
 
 /* A public key as step sends it (base64 wire), or as a .pub line. */

@@ -1887,3 +1887,75 @@ out:
 	cJSON_Delete(j.hdr);
 	return rc;
 }
+
+/* ---- base64 (RFC 4648 §4), padded ---- */
+
+static int
+b64std_val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+char *
+jose_b64_encode(const void *in, size_t inlen)
+{
+	char	*s;
+
+	if (inlen > INT_MAX / 2 || (s = malloc(4 * ((inlen + 2) / 3) + 1)) ==
+	    NULL)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)s, in, (int)inlen);
+	return s;
+}
+
+int
+jose_b64_decode(const char *s, size_t n, size_t max, uint8_t **out,
+    size_t *outlen)
+{
+	uint8_t		*d;
+	size_t		 i, j, o = 0, pad = 0, len;
+	int		 v[4] = { 0, 0, 0, 0 };
+
+	*out = NULL;
+	*outlen = 0;
+	if (s == NULL || n == 0 || n % 4 != 0)
+		return -1;
+	while (pad < 2 && s[n - 1 - pad] == '=')
+		pad++;
+	len = n / 4 * 3 - pad;
+	if (len > max || (d = malloc(len > 0 ? len : 1)) == NULL)
+		return -1;
+	for (i = 0; i < n; i += 4) {
+		for (j = 0; j < 4; j++) {
+			v[j] = i + j < n - pad ?
+			    b64std_val((unsigned char)s[i + j]) : 0;
+			if (v[j] == -1) {
+				free(d);
+				return -1;
+			}
+		}
+		d[o++] = (uint8_t)(v[0] << 2 | v[1] >> 4);
+		if (o < len)
+			d[o++] = (uint8_t)(v[1] << 4 | v[2] >> 2);
+		if (o < len)
+			d[o++] = (uint8_t)(v[2] << 6 | v[3]);
+	}
+	/* The bits the padding leaves over must be 0: one text per blob. */
+	if ((pad == 1 && (v[2] & 0x03)) || (pad == 2 && (v[1] & 0x0f))) {
+		free(d);
+		return -1;
+	}
+	*out = d;
+	*outlen = len;
+	return 0;
+}

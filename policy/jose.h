@@ -86,6 +86,19 @@ char		*jose_b64url_encode(const void *in, size_t inlen);
 int		 jose_b64url_decode(const char *in, size_t inlen,
 		    uint8_t **out, size_t *outlen);
 
+/* ---- base64 (RFC 4648 §4, padded): x5c, sshpop, SSH keys, OCSP GET ---- */
+
+/* The padded encoding of in[0..inlen), caller free(); NULL: no memory. */
+char		*jose_b64_encode(const void *in, size_t inlen);
+
+/*
+ * Decodes s[0..n) strictly: padded, only [A-Za-z0-9+/], the bits the
+ * padding leaves over zero (one text per byte string), at most max
+ * bytes. 0 with *out (caller free()) and *outlen, or -1.
+ */
+int		 jose_b64_decode(const char *s, size_t n, size_t max,
+		    uint8_t **out, size_t *outlen);
+
 /* ---- JSON ---- */
 
 /*

@@ -24,6 +24,7 @@
 #include <openssl/sha.h>
 
 #include "hsm/proto.h"
+#include "policy/jose.h"
 #include "policy/ssh.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -244,76 +245,21 @@ str_close(struct pbuf *b, size_t mark)
 	return 0;
 }
 
-/* ---- base64 (RFC 4648 4), strict: padded, canonical ---- */
-
-static int
-b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/* ---- base64: jose.c's strict padded codec ---- */
 
 static const char *
 b64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen)
 {
-	uint8_t		*d;
-	size_t		 i, j, o = 0, pad = 0, len;
-	int		 v[4];
-
-	if (n == 0 || n % 4 != 0)
-		return "malformed base64";
-	while (pad < 2 && s[n - 1 - pad] == '=')
-		pad++;
-	len = n / 4 * 3 - pad;
-	if (len > SSH_MAX_BLOB)
+	if (n / 4 * 3 > SSH_MAX_BLOB + 2)
 		return "blob too large";
-	if ((d = malloc(len > 0 ? len : 1)) == NULL)
-		return ENOMEM_S;
-	for (i = 0; i < n; i += 4) {
-		for (j = 0; j < 4; j++) {
-			v[j] = i + j < n - pad ?
-			    b64val((unsigned char)s[i + j]) : 0;
-			if (v[j] == -1) {
-				free(d);
-				return "malformed base64";
-			}
-		}
-		d[o++] = (uint8_t)(v[0] << 2 | v[1] >> 4);
-		if (o < len)
-			d[o++] = (uint8_t)(v[1] << 4 | v[2] >> 2);
-		if (o < len)
-			d[o++] = (uint8_t)(v[2] << 6 | v[3]);
-	}
-	/* The bits the padding leaves over must be 0: one text per blob. */
-	if ((pad == 1 && (v[2] & 0x03)) || (pad == 2 && (v[1] & 0x0f))) {
-		free(d);
-		return "malformed base64";
-	}
-	*out = d;
-	*outlen = len;
-	return NULL;
+	return jose_b64_decode(s, n, SSH_MAX_BLOB, out, outlen) == 0 ? NULL :
+	    "malformed base64";
 }
 
-/* The padded base64 of p[0..n) as a new string; NULL: out of memory. */
 static char *
 b64_encode(const uint8_t *p, size_t n)
 {
-	char	*s;
-
-	if (n > SSH_MAX_BLOB * 4 || (s = malloc(4 * ((n + 2) / 3) + 1)) ==
-	    NULL)
-		return NULL;
-	EVP_EncodeBlock((unsigned char *)s, p, (int)n);
-	return s;
+	return n > SSH_MAX_BLOB * 4 ? NULL : jose_b64_encode(p, n);
 }
 
 /* ---- text lines ---- */

@@ -535,21 +535,9 @@ static uint8_t *
 b64std_decode(const char *s, size_t max, size_t *outlen)
 {
 	uint8_t	*out;
-	size_t	 len = strlen(s), pad;
-	int	 n;
 
-	if (len == 0 || len % 4 != 0 || len > max)
-		return NULL;
-	pad = (s[len - 1] == '=') + (s[len - 2] == '=');
-	if ((out = malloc(len / 4 * 3)) == NULL)
-		return NULL;
-	if ((n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len)) <
-	    (int)pad) {
-		free(out);
-		return NULL;
-	}
-	*outlen = (size_t)n - pad;
-	return out;
+	return jose_b64_decode(s, strlen(s), max, &out, outlen) == 0 ? out :
+	    NULL;
 }
 
 /* The first certificate of a header's x5c array (standard base64 DER). */

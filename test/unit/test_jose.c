@@ -284,6 +284,47 @@ test_b64url_vectors(void **state)
 	}
 }
 
+/* Standard base64: RFC 4648 vectors, padding, refusals, the size cap. */
+static void
+test_b64_std(void **state)
+{
+	static const struct { const char *in, *out; } v[] = {
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+		{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" },
+		{ "foobar", "Zm9vYmFy" }, { "\xfb\xff", "+/8=" },
+	};
+	static const char *const bad[] = {
+		"Zg", "Zg=", "Zh==", "Zm9=", "Zm-v", "Zm_v", "Z m9", "====",
+		"Zg==Zg==", "Zm9v\n",
+	};
+	uint8_t	*out;
+	size_t	 i, n;
+	char	*e;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		assert_non_null(e = jose_b64_encode(v[i].in, strlen(v[i].in)));
+		assert_string_equal(e, v[i].out);
+		free(e);
+		if (*v[i].out == '\0')
+			continue;
+		assert_int_equal(jose_b64_decode(v[i].out, strlen(v[i].out),
+		    64, &out, &n), 0);
+		assert_int_equal(n, strlen(v[i].in));
+		assert_memory_equal(out, v[i].in, n);
+		free(out);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(jose_b64_decode(bad[i], strlen(bad[i]), 64,
+		    &out, &n), -1);
+		assert_null(out);
+	}
+	assert_int_equal(jose_b64_decode("Zm9vYmFy", 8, 5, &out, &n), -1);
+	assert_int_equal(jose_b64_decode("Zm9vYmFy", 8, 6, &out, &n), 0);
+	free(out);
+	assert_int_equal(jose_b64_decode("", 0, 6, &out, &n), -1);
+}
+
 static void
 test_b64url_strict(void **state)
 {
@@ -1558,6 +1599,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64url_vectors),
 		cmocka_unit_test(test_b64url_strict),
+		cmocka_unit_test(test_b64_std),
 		cmocka_unit_test(test_json_strict),
 		cmocka_unit_test(test_jwk_roundtrip),
 		cmocka_unit_test(test_jwk_vectors),
