@@ -1,14 +1,17 @@
 /*
- * fuzz_x5c.c — libFuzzer target for the renew token path of
- * policy/token.c: token_verify_x5c() on arbitrary input, with an issuing
- * CA and one leaf made at start (in memory, P-256) and a fixed clock.
+ * fuzz_x5c.c — libFuzzer target for the renewal token paths of
+ * policy/token.c: token_verify_x5c() (X.509 /renew) and
+ * token_verify_sshpop() (/ssh/renew, /ssh/rekey, /ssh/revoke) on arbitrary
+ * input, with an issuing CA and one leaf, an SSH host CA and one host
+ * certificate made at start (in memory) and a fixed clock.
  *
  * The first byte picks the mode; the rest is the input. Raw: the input is
- * the compact token. Claims: the input's members replace those of a valid
- * renew token's claims, signed by the leaf's key with the leaf in
- * x5cInsecure, so that every check after the signature is reached. Cert:
- * the input is the DER put in x5cInsecure (or x5c), signed by the leaf's
- * key: the certificate parsing and the issuer checks.
+ * the compact token (to both). Claims: the input's members replace those
+ * of a valid token's claims, signed by the leaf's (or the SSH
+ * certificate's) key with it in the header, so that every check after
+ * the signature is reached. Cert: the input is what is put in x5cInsecure
+ * (or x5c, or sshpop), signed by the key: the certificate parsing and the
+ * issuer checks.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +24,8 @@
 #include <openssl/x509v3.h>
 
 #include "policy/jose.h"
+#include "policy/provisioner.h"
+#include "policy/ssh.h"
 #include "policy/token.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -33,9 +38,21 @@ static const char BASE[] =
     "\"nbf\":1700000000,\"sub\":\"leaf.example.com\"}";
 static const char *const dns[] = { "ca.example.com" };
 
+static const char SSH_BASE[] =
+    "{\"aud\":\"https://ca.example.com/1.0/ssh/renew\",\"exp\":1700000300,"
+    "\"iat\":1700000000,\"iss\":\"sshpop\",\"jti\":\"j2\","
+    "\"nbf\":1700000000,\"sub\":\"web1\"}";
+
 static EVP_PKEY	*ca_key, *leaf_key;
 static X509	*ca, *leaf;
 static char	*leaf_b64;
+/* The SSH side: a host CA, a host key and its certificate. */
+static EVP_PKEY	*ssh_ca_pk, *host_pk;
+static struct ssh_key ssh_ca, host_key;
+static char	*host_cert_b64;
+static int	 last_ok;	/* the last verification succeeded */
+static struct provisioner *provs;
+static int	 nprovs;
 
 static X509 *
 make_cert(const char *cn, EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer,
@@ -79,6 +96,55 @@ b64(const uint8_t *p, size_t n)
 	return s;
 }
 
+/* A host certificate for host_key by ssh_ca, signed here (Ed25519). */
+static void
+ssh_init(void)
+{
+	static const char *const principals[] = { "web1" };
+	static const uint8_t nonce[SSH_NONCE_LEN];
+	struct ssh_cert_req r;
+	struct pbuf	 b, sig;
+	EVP_MD_CTX	*md;
+	uint8_t		 raw[64];
+	size_t		 rawlen = sizeof(raw);
+	cJSON		*j;
+	char		 err[128];
+
+	if ((ssh_ca_pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL ||
+	    (host_pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL ||
+	    ssh_key_from_pkey(ssh_ca_pk, &ssh_ca, err, sizeof(err)) == -1 ||
+	    ssh_key_from_pkey(host_pk, &host_key, err, sizeof(err)) == -1)
+		abort();
+	r = (struct ssh_cert_req){ .key = &host_key, .nonce = nonce,
+	    .serial = 42, .type = SSH_CERT_HOST, .key_id = "web1",
+	    .principals = principals, .nprincipals = 1,
+	    .valid_after = NOW - 3600, .valid_before = NOW + 3600,
+	    .ca = &ssh_ca };
+	pbuf_init(&b);
+	pbuf_init(&sig);
+	if (ssh_cert_body(&r, &b, err, sizeof(err)) == -1 ||
+	    (md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(md, NULL, NULL, NULL, ssh_ca_pk) != 1 ||
+	    EVP_DigestSign(md, raw, &rawlen, b.data, b.len) != 1)
+		abort();
+	EVP_MD_CTX_free(md);
+	/* string "ssh-ed25519", string signature: the signer's SSH form. */
+	if (pbuf_add(&sig, "\0\0\0\x0bssh-ed25519\0\0\0\x40", 19) == -1 ||
+	    pbuf_add(&sig, raw, sizeof(raw)) == -1 ||
+	    ssh_cert_finish(&b, &ssh_ca, sig.data, sig.len, err,
+	    sizeof(err)) == -1)
+		abort();
+	host_cert_b64 = b64(b.data, b.len);
+	pbuf_free(&b);
+	pbuf_free(&sig);
+	if ((j = cJSON_Parse("{\"provisioners\":[{\"type\":\"SSHPOP\","
+	    "\"name\":\"sshpop\",\"claims\":{\"enableSSHCA\":true}}]}")) ==
+	    NULL || provisioners_load(j, &provs, &nprovs, err, sizeof(err)) ==
+	    -1)
+		abort();
+	cJSON_Delete(j);
+}
+
 static void
 init(void)
 {
@@ -87,6 +153,7 @@ init(void)
 
 	if (leaf != NULL)
 		return;
+	ssh_init();
 	if ((ca_key = EVP_EC_gen("P-256")) == NULL ||
 	    (leaf_key = EVP_EC_gen("P-256")) == NULL)
 		abort();
@@ -118,10 +185,42 @@ verify(const char *tok)
 		if (x == NULL || X509_cmp(x, leaf) != 0 || t.prov != NULL ||
 		    strcmp(t.sub, "leaf.example.com") != 0 || t.exp == 0)
 			abort();
+		last_ok = 1;
 		X509_free(x);
 		token_free(&t);
 	} else if (x != NULL || memcmp(&t, &zero, sizeof(t)) != 0 ||
 	    why[0] == '\0')
+		abort();
+}
+
+static void
+verify_sshpop(const char *tok)
+{
+	static const struct token zero;
+	static const struct ssh_cert czero;
+	const struct ssh_key *cas[2] = { NULL, &ssh_ca };
+	const struct token_policy pol = {
+		.provs = provs,
+		.nprovs = nprovs,
+		.dns = dns,
+		.ndns = 1,
+		.now = NOW,
+	};
+	struct token	 t;
+	struct ssh_cert	 c;
+	char		 why[128];
+
+	if (token_verify_sshpop(tok, AUD_SSH_RENEW, &pol, cas, 2, &t, &c, why,
+	    sizeof(why)) == 0) {
+		/* Only the host certificate this CA signed. */
+		if (c.serial != 42 || c.type != SSH_CERT_HOST ||
+		    t.prov != &provs[0] || t.exp == 0)
+			abort();
+		last_ok = 1;
+		ssh_cert_free(&c);
+		token_free(&t);
+	} else if (memcmp(&t, &zero, sizeof(t)) != 0 ||
+	    memcmp(&c, &czero, sizeof(c)) != 0 || why[0] == '\0')
 		abort();
 }
 
@@ -131,25 +230,36 @@ sign_and_verify(const char *hdr_member, const char *cert_b64,
 {
 	cJSON	*h = cJSON_CreateObject(), *arr;
 	char	*tok;
+	int	 pop = strcmp(hdr_member, "sshpop") == 0;
 
-	if (h == NULL || (arr = cJSON_AddArrayToObject(h, hdr_member)) ==
-	    NULL || !cJSON_AddItemToArray(arr, cJSON_CreateString(cert_b64)) ||
+	if (h == NULL || (pop ? cJSON_AddStringToObject(h, hdr_member,
+	    cert_b64) == NULL : ((arr = cJSON_AddArrayToObject(h,
+	    hdr_member)) == NULL || !cJSON_AddItemToArray(arr,
+	    cJSON_CreateString(cert_b64)))) ||
 	    cJSON_AddStringToObject(h, "typ", "JWT") == NULL)
 		abort();
-	if ((tok = jose_jws_sign(leaf_key, NULL, h, payload, n)) != NULL)
-		verify(tok);
+	if ((tok = jose_jws_sign(pop ? host_pk : leaf_key, NULL, h, payload,
+	    n)) != NULL) {
+		if (pop)
+			verify_sshpop(tok);
+		else
+			verify(tok);
+	}
 	free(tok);
 	cJSON_Delete(h);
 }
 
+/* The base tokens must verify, or the fuzzer explores only refusals. */
+static int	self_check;
+
 static void
-claims_mode(const char *s, size_t n)
+claims_mode(const char *s, size_t n, int pop)
 {
 	cJSON	*in, *c, *m, *next;
 	char	*pl = NULL;
 
 	if ((in = jose_json_parse(s, n)) != NULL) {
-		if ((c = cJSON_Parse(BASE)) == NULL)
+		if ((c = cJSON_Parse(pop ? SSH_BASE : BASE)) == NULL)
 			abort();
 		for (m = in->child; m != NULL; m = next) {
 			next = m->next;
@@ -165,7 +275,10 @@ claims_mode(const char *s, size_t n)
 		s = pl;
 		n = strlen(pl);
 	}
-	sign_and_verify("x5cInsecure", leaf_b64, s, n);
+	if (pop)
+		sign_and_verify("sshpop", host_cert_b64, s, n);
+	else
+		sign_and_verify("x5cInsecure", leaf_b64, s, n);
 	free(pl);
 }
 
@@ -177,21 +290,42 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 || size > JOSE_MAX_COMPACT)
 		return 0;
 	init();
+	if (!self_check) {
+		self_check = 1;
+		last_ok = 0;
+		claims_mode("{}", 2, 0);
+		if (!last_ok)
+			abort();	/* the x5c base token is refused */
+		last_ok = 0;
+		claims_mode("{}", 2, 1);
+		if (!last_ok)
+			abort();	/* the sshpop base token is refused */
+	}
 	if ((s = malloc(size)) == NULL)
 		return 0;
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	switch (data[0] % 4) {
+	switch (data[0] % 7) {
 	case 0:
 		verify(s);
+		verify_sshpop(s);
 		break;
 	case 1:
-		claims_mode(s, size - 1);
+		claims_mode(s, size - 1, 0);
+		break;
+	case 2:
+	case 3:
+		c = b64(data + 1, size - 1);
+		sign_and_verify(data[0] % 7 == 2 ? "x5cInsecure" : "x5c", c,
+		    BASE, sizeof(BASE) - 1);
+		free(c);
+		break;
+	case 4:
+		claims_mode(s, size - 1, 1);
 		break;
 	default:
 		c = b64(data + 1, size - 1);
-		sign_and_verify(data[0] % 4 == 2 ? "x5cInsecure" : "x5c", c,
-		    BASE, sizeof(BASE) - 1);
+		sign_and_verify("sshpop", c, SSH_BASE, sizeof(SSH_BASE) - 1);
 		free(c);
 	}
 	free(s);
