@@ -39,7 +39,7 @@
  */
 static int
 who(struct api *a, struct evhttp_request *req, int token_ok, X509 **leaf,
-    char *jti, size_t jtisz)
+    char *jti, size_t jtisz, time_t *exp)
 {
 	const char	*auth = evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Authorization");
@@ -51,6 +51,7 @@ who(struct api *a, struct evhttp_request *req, int token_ok, X509 **leaf,
 
 	*leaf = NULL;
 	jti[0] = '\0';
+	*exp = 0;
 	if (token_ok && auth != NULL) {
 		if (strncasecmp(auth, "Bearer ", 7) != 0) {
 			reply_error(req, 401, api_unauthorized);
@@ -66,6 +67,7 @@ who(struct api *a, struct evhttp_request *req, int token_ok, X509 **leaf,
 		}
 		rc = store_jti_reserve(a->store, t.jti);
 		snprintf(jti, jtisz, "%s", t.jti);
+		*exp = t.exp;
 		token_free(&t);
 		if (rc != 0) {
 			fprintf(stderr, "p11ca-api: renew: token %s\n", rc == 1 ?
@@ -98,7 +100,7 @@ who(struct api *a, struct evhttp_request *req, int token_ok, X509 **leaf,
  */
 static void
 reissue(struct api *a, struct evhttp_request *req, X509 *leaf,
-    const char *jti, const uint8_t *spki, size_t spkilen)
+    const char *jti, time_t jti_exp, const uint8_t *spki, size_t spkilen)
 {
 	struct store_record	 rec;
 	struct store_cert	 sc;
@@ -169,6 +171,7 @@ reissue(struct api *a, struct evhttp_request *req, X509 *leaf,
 	snprintf(sc.provisioner, sizeof(sc.provisioner), "%s",
 	    rec.provisioner);
 	snprintf(sc.jti, sizeof(sc.jti), "%s", jti);
+	sc.jti_exp = jti_exp;
 	snprintf(sc.renewed_from, sizeof(sc.renewed_from), "%s", key);
 	sc.not_before = nb;
 	sc.not_after = na;
@@ -189,11 +192,12 @@ h_renew(struct api *a, struct evhttp_request *req, const char *rest)
 {
 	X509	*leaf;
 	char	 jti[256];
+	time_t	 exp;
 
 	(void)rest;
-	if (who(a, req, 1, &leaf, jti, sizeof(jti)) == -1)
+	if (who(a, req, 1, &leaf, jti, sizeof(jti), &exp) == -1)
 		return;
-	reissue(a, req, leaf, jti, NULL, 0);
+	reissue(a, req, leaf, jti, exp, NULL, 0);
 	X509_free(leaf);
 }
 
@@ -208,6 +212,7 @@ h_rekey(struct api *a, struct evhttp_request *req, const char *rest)
 	size_t		 derlen;
 	X509		*leaf = NULL;
 	char		 jti[256], w[256];
+	time_t		 exp;
 
 	(void)rest;
 	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1),
@@ -227,9 +232,9 @@ h_rekey(struct api *a, struct evhttp_request *req, const char *rest)
 		goto out;
 	}
 	/* mTLS only: a new key is a step beyond what a token may ask. */
-	if (who(a, req, 0, &leaf, jti, sizeof(jti)) == -1)
+	if (who(a, req, 0, &leaf, jti, sizeof(jti), &exp) == -1)
 		goto out;
-	reissue(a, req, leaf, jti, csr.spki, csr.spkilen);
+	reissue(a, req, leaf, jti, exp, csr.spki, csr.spkilen);
 out:
 	X509_free(leaf);
 	free(der);

@@ -167,6 +167,7 @@ h_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 	snprintf(j->r.reason_text, sizeof(j->r.reason_text), "%s",
 	    reason ? reason->valuestring : "");
 	snprintf(j->r.jti, sizeof(j->r.jti), "%s", reserved ? t.jti : "");
+	j->r.jti_exp = reserved ? t.exp : 0;
 	if (store_put_revoke(a->store, &j->r, on_revoked, j) == -1) {
 		free(j);
 		reply_error(req, 503, "The certificate authority cannot record "

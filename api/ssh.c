@@ -210,6 +210,7 @@ struct ssh_want {
 	size_t		 nprincipals;
 	uint64_t	 after, before;
 	const char	*jti;
+	time_t		 jti_exp;	/* its token's exp */
 	const char	*renewed_from;	/* NULL unless a renewal or rekey */
 };
 
@@ -243,6 +244,7 @@ issue(struct api *a, struct evhttp_request *req, const struct ssh_want *w,
 	j->req = req;
 	j->ca = ca;
 	snprintf(j->sc.jti, sizeof(j->sc.jti), "%s", w->jti ? w->jti : "");
+	j->sc.jti_exp = w->jti_exp;
 	do {
 		if (RAND_bytes((uint8_t *)&serial, sizeof(serial)) != 1 ||
 		    RAND_bytes(nonce, sizeof(nonce)) != 1)
@@ -596,6 +598,7 @@ h_ssh_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	reserved = 1;
 	w.prov = t.prov;
 	w.jti = t.jti;
+	w.jti_exp = t.exp;
 	if ((e = match_token(ssh, body, t.sub, &w, pol.now)) != NULL ||
 	    (e = check_duration(&t.prov->claims, &w, why, sizeof(why))) !=
 	    NULL) {
@@ -729,6 +732,7 @@ renew(struct api *a, struct evhttp_request *req, const char *rest,
 	w.after = (uint64_t)(now - BACKDATE);
 	w.before = w.after + (c.valid_before - c.valid_after);
 	w.jti = t.jti;
+	w.jti_exp = t.exp;
 	w.renewed_from = old;
 	issue(a, req, &w, rekey ? &key : &c.key);
 out:
@@ -896,6 +900,7 @@ h_ssh_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 	snprintf(j->r.reason_text, sizeof(j->r.reason_text), "%s",
 	    reason ? reason->valuestring : "");
 	snprintf(j->r.jti, sizeof(j->r.jti), "%s", t.jti);
+	j->r.jti_exp = t.exp;
 	if (store_put_revoke(a->store, &j->r, on_revoked, j) == -1) {
 		store_jti_release(a->store, t.jti);
 		free(j);

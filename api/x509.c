@@ -542,6 +542,7 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	if (tbs_encode(&pr, &tbs) == -1)
 		goto oom;
 	snprintf(sc.jti, sizeof(sc.jti), "%s", t.jti);
+	sc.jti_exp = t.exp;
 	snprintf(sc.subject, sizeof(sc.subject), "CN=%.250s", t.sub);
 	for (k = 0; k < t.nsans; k++)
 		snprintf(sc.sans + strlen(sc.sans), sizeof(sc.sans) -

@@ -20,11 +20,10 @@
  * and the next group starts afresh.
  *
  * Used token ids are also kept in memory, a hash set filled at open, so that
- * store_jti_reserve never reads the disk. All used jtis are kept, for ever:
- * simplest and correct, at about 45 bytes plus the jti each (measured: a
- * million 36-character jtis take 80 MB). Only jtis of tokens that could
- * still verify matter, so a later migration can record each token's expiry
- * and skip expired ones at open. The UNIQUE key on used_tokens.jti stays
+ * store_jti_reserve never reads the disk: about 45 bytes plus the jti each
+ * (a million 36-character jtis take 80 MB). Only jtis of tokens that could
+ * still verify matter: each is recorded with the token's exp, and those
+ * past it (and the leeway) are deleted at open and never loaded. The UNIQUE key on used_tokens.jti stays
  * the backstop should the set ever miss one (another node writing the same
  * file): that certificate then fails at its commit.
  *
@@ -83,6 +82,7 @@ struct item {
 					   SSH certificate type */
 	uint64_t	 number;	/* IK_CRL: cRLNumber */
 	time_t		 not_before, not_after, issued_at;
+	time_t		 forget_after;	/* the jti's; 0: never */
 	size_t		 derlen;
 	const char	*serial, *subject, *sans, *provisioner, *jti;
 	const char	*renewed_from;	/* IK_CERT: "" or the serial renewed */
@@ -194,6 +194,8 @@ static const char *const migrations[] = {
 	"  WHERE revoked_at IS NOT NULL;",
 	/* 3: SSH certificate types, for /ssh/hosts and /ssh/check-host */
 	"ALTER TABLE ssh_certs ADD COLUMN cert_type INTEGER;",
+	/* 4: when a used token id can be forgotten (NULL: never) */
+	"ALTER TABLE used_tokens ADD COLUMN forget_after INTEGER;",
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -422,7 +424,9 @@ w_jti(struct store *s, struct item *it)
 	if (it->jti[0] == '\0')
 		return 0;
 	if (bind_text(st, 1, it->jti) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, it->issued_at) != SQLITE_OK) {
+	    sqlite3_bind_int64(st, 2, it->issued_at) != SQLITE_OK ||
+	    (it->forget_after ? sqlite3_bind_int64(st, 3, it->forget_after) :
+	    sqlite3_bind_null(st, 3)) != SQLITE_OK) {
 		set_error(s, "bind");
 		(void)sqlite3_clear_bindings(st);
 		return -1;
@@ -851,6 +855,17 @@ load_jtis(struct store *s, const char *path, char *err, size_t errsz)
 	const unsigned char	*jti;
 	int			 rc;
 
+	char			 sql[128];
+
+	/*
+	 * A token past its exp (and the leeway) can never verify again, so
+	 * its id need not be remembered: the set holds only the live ones.
+	 */
+	snprintf(sql, sizeof(sql), "DELETE FROM used_tokens WHERE "
+	    "forget_after IS NOT NULL AND forget_after < %lld",
+	    (long long)time(NULL));
+	if (db_exec(s->db, sql, path, err, errsz) == -1)
+		return -1;
 	if (sqlite3_prepare_v2(s->db, "SELECT jti FROM used_tokens", -1, &st,
 	    NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "%s: %s", path, sqlite3_errmsg(s->db));
@@ -909,8 +924,8 @@ prepare(struct store *s, const char *path, char *err, size_t errsz)
 		{ &s->st_revoke[1], "UPDATE ssh_certs SET revoked_at = ?1, "
 		    "revocation_reason = ?2, revocation_text = ?3 WHERE "
 		    "serial = ?4 AND revoked_at IS NULL" },
-		{ &s->st_jti, "INSERT INTO used_tokens (jti, used_at) "
-		    "VALUES (?1, ?2)" },
+		{ &s->st_jti, "INSERT INTO used_tokens (jti, used_at, "
+		    "forget_after) VALUES (?1, ?2, ?3)" },
 		{ &s->st_crl, "INSERT INTO crls (number, der, this_update, "
 		    "next_update) VALUES (?1, ?2, ?3, ?4)" },
 	};
@@ -1253,6 +1268,7 @@ store_put_cert(struct store *s, const struct store_cert *c,
 		return -1;
 	it->ssh = c->ssh;
 	it->reason = c->ssh_type;	/* IK_CERT: the SSH certificate type */
+	it->forget_after = c->jti_exp ? c->jti_exp + STORE_JTI_GRACE : 0;
 	it->not_before = c->not_before;
 	it->not_after = c->not_after;
 	enqueue(s, it, done, arg);
@@ -1275,6 +1291,7 @@ store_put_revoke(struct store *s, const struct store_revoke *r,
 		return -1;
 	it->ssh = r->ssh;
 	it->reason = r->reason;
+	it->forget_after = r->jti_exp ? r->jti_exp + STORE_JTI_GRACE : 0;
 	enqueue(s, it, done, arg);
 	return 0;
 }

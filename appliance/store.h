@@ -18,6 +18,12 @@
 
 struct store;
 
+/*
+ * A used jti is forgotten this long after its token's exp: past the
+ * verifier's leeway (policy/token.h TOKEN_LEEWAY, 60 s) with room to spare.
+ */
+#define STORE_JTI_GRACE	300
+
 /* Room for 64 SANs or principals of up to 255 bytes, comma-joined. */
 #define STORE_SANS_MAX	(64 * 256 + 64)
 
@@ -30,6 +36,7 @@ struct store_cert {
 	time_t		 not_before, not_after;
 	char		 provisioner[256];
 	char		 jti[256];	/* also recorded as used */
+	time_t		 jti_exp;	/* its token's exp; 0: keep for ever */
 	char		 renewed_from[80]; /* "" or the serial it renews */
 	int		 ssh;		/* 1: an SSH certificate (subject is
 					   its key id, sans its principals) */
@@ -87,6 +94,7 @@ struct store_revoke {
 	int		 reason;	/* RFC 5280 reasonCode */
 	char		 reason_text[256];
 	char		 jti[256];	/* "" or the token's, recorded used */
+	time_t		 jti_exp;	/* its token's exp; 0: keep for ever */
 };
 int	store_put_revoke(struct store *s, const struct store_revoke *r,
 	    void (*done)(int result, void *arg), void *arg);

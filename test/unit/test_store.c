@@ -340,7 +340,7 @@ test_put_many(void **state)
 	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM used_tokens WHERE "
 	    "used_at > 1700000000", NULL), 200);
 	assert_int_equal(db_int(db, "SELECT MAX(version) FROM schema_version",
-	    NULL), 3);
+	    NULL), 4);
 	for (i = 0; i < 200; i++)
 		check_row(db, i);
 	db_close(db);
@@ -511,7 +511,7 @@ test_reopen(void **state)
 	/* Each migration ran once. */
 	db = db_open(fx->db);
 	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM schema_version",
-	    NULL), 3);
+	    NULL), 4);
 	db_close(db);
 	tally_free(t);
 }
@@ -1043,6 +1043,48 @@ test_revocation(void **state)
 	tally_free(t);
 }
 
+/* A token past its exp can never verify again: its jti is let go. */
+static void
+test_jti_expiry(void **state)
+{
+	struct fix		*fx = *state;
+	struct tally		*t = tally_new(fx->base, 4);
+	struct store		*s;
+	struct store_cert	 c;
+	char			 err[256];
+	sqlite3			*db;
+
+	assert_non_null(s = store_open(fx->db, fx->base, err, sizeof(err)));
+	cert_for(&c, 0, "expired", 0);
+	c.jti_exp = time(NULL) - STORE_JTI_GRACE - 10;
+	assert_int_equal(store_put_cert(s, &c, on_done, &t->acks[0]), 0);
+	cert_for(&c, 1, "live", 0);
+	c.jti_exp = time(NULL) + 3600;
+	assert_int_equal(store_put_cert(s, &c, on_done, &t->acks[1]), 0);
+	cert_for(&c, 2, "forever", 0);
+	assert_int_equal(store_put_cert(s, &c, on_done, &t->acks[2]), 0);
+	t->want = 3;
+	wait_all(t);
+	assert_int_equal(t->ok, 3);
+	/* Used while this process runs, whatever its exp. */
+	assert_int_equal(store_jti_reserve(s, "expired"), 1);
+	store_close(s);
+
+	assert_non_null(s = store_open(fx->db, fx->base, err, sizeof(err)));
+	assert_int_equal(store_jti_reserve(s, "live"), 1);
+	assert_int_equal(store_jti_reserve(s, "forever"), 1);
+	assert_int_equal(store_jti_reserve(s, "expired"), 0);
+	store_jti_release(s, "expired");
+	store_close(s);
+	db = db_open(fx->db);
+	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM used_tokens", NULL),
+	    2);
+	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM used_tokens WHERE "
+	    "forget_after IS NULL", NULL), 1);
+	db_close(db);
+	tally_free(t);
+}
+
 int
 main(void)
 {
@@ -1064,6 +1106,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_crash_after_ack, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_revocation, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_jti_expiry, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,
 		    teardown),
