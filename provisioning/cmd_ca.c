@@ -3,8 +3,6 @@
  * certificate fingerprint: the client side of the CA, with the flags of
  * `step ca token` that apply to JWK provisioners.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -17,7 +15,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "appliance/config.h"
@@ -26,6 +23,8 @@
 #include "provisioning/cli.h"
 
 #define MAX_SANS	64
+/* ca.json is always read, and --ca-url taken as it is given. */
+#define CA_WHERE	CLI_WHERE_CONFIG
 
 static const char token_usage[] =
 "usage: p11ca ca token SUBJECT [--san NAME]... [options]\n"
@@ -55,36 +54,6 @@ static const char token_usage[] =
 "  -f, --force               overwrite --output-file\n"
 "  --home DIR                state directory\n";
 
-struct ctx {
-	const char	*home, *config, *root, *url;
-	struct ca_config cfg;
-	char		 urlbuf[512];
-};
-
-static int
-ctx_load(struct ctx *c)
-{
-	char		 err[512];
-	const char	*p;
-
-	if (c->config == NULL)
-		c->config = cli_path(cli_home(c->home), "config/ca.json");
-	if (config_load(c->config, &c->cfg, err, sizeof(err)) == -1) {
-		cli_err("%s", err);
-		return -1;
-	}
-	if (c->root == NULL)
-		c->root = c->cfg.root;
-	if (c->url == NULL) {
-		p = strrchr(c->cfg.address, ':');
-		snprintf(c->urlbuf, sizeof(c->urlbuf), "https://%s%s%s%s",
-		    strchr(c->cfg.dns[0], ':') ? "[" : "", c->cfg.dns[0],
-		    strchr(c->cfg.dns[0], ':') ? "]" : "", p ? p : "");
-		c->url = c->urlbuf;
-	}
-	return 0;
-}
-
 static int
 root_fingerprint(const char *path, char hex[65])
 {
@@ -109,7 +78,7 @@ root_fingerprint(const char *path, char hex[65])
 
 /* The provisioner and its private key, decrypted with the password. */
 static EVP_PKEY *
-provisioner_key(struct ctx *c, const char *kid, const char *issuer,
+provisioner_key(struct cli_where *c, const char *kid, const char *issuer,
     const char *pwfile, const char *keyfile, char *name, size_t namesz,
     char *kidout, size_t kidsz)
 {
@@ -171,10 +140,8 @@ provisioner_key(struct ctx *c, const char *kid, const char *issuer,
 	}
 	if (pwfile == NULL)
 		pwfile = cli_path(cli_home(c->home), "secrets/password");
-	if ((pw = cli_read_file(pwfile, &pwlen)) == NULL) {
-		cli_err("%s: %s", pwfile, strerror(errno));
+	if ((pw = cli_slurp(pwfile, &pwlen)) == NULL)
 		return NULL;
-	}
 	pw[strcspn(pw, "\r\n")] = '\0';
 	rc = jose_jwe_decrypt_key(ek->valuestring, pw, strlen(pw), 0, &pk);
 	jose_free_secret(pw, pwlen);
@@ -196,11 +163,11 @@ struct tokreq {
 
 /* The token itself; also used by `p11ca ca certificate`. */
 static char *
-mint(struct ctx *c, const struct tokreq *r)
+mint(struct cli_where *c, const struct tokreq *r)
 {
-	char		 name[256], kid[64], fp[65], jti[65], aud[600], *tok;
+	char		 name[256], kid[64], fp[65], aud[600], *tok;
 	char		*b64;
-	unsigned char	 rnd[32], md[32], *csr;
+	unsigned char	 md[32], *csr;
 	cJSON		*claims = NULL, *hdr = NULL, *sans, *step, *ssh, *pr;
 	EVP_PKEY	*pk;
 	time_t		 now = time(NULL), nbf = now, exp = now + 300;
@@ -219,19 +186,10 @@ mint(struct ctx *c, const struct tokreq *r)
 	if ((pk = provisioner_key(c, r->kid, r->issuer, r->pwfile, r->keyfile,
 	    name, sizeof(name), kid, sizeof(kid))) == NULL)
 		return NULL;
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		goto bad;
-	for (i = 0; i < 32; i++)
-		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(aud, sizeof(aud), "%s/1.0/%s", c->url, r->aud);
-	claims = cJSON_CreateObject();
-	cJSON_AddStringToObject(claims, "aud", aud);
-	cJSON_AddNumberToObject(claims, "exp", (double)exp);
-	cJSON_AddNumberToObject(claims, "iat", (double)now);
-	cJSON_AddStringToObject(claims, "iss", name);
-	cJSON_AddStringToObject(claims, "jti", jti);
-	cJSON_AddNumberToObject(claims, "nbf", (double)nbf);
-	cJSON_AddStringToObject(claims, "sub", r->subject);
+	if ((claims = cli_claims(aud, name, r->subject, now, nbf, exp)) ==
+	    NULL)
+		goto bad;
 	if (strcmp(r->aud, "revoke") != 0) {
 		sans = cJSON_AddArrayToObject(claims, "sans");
 		for (i = 0; i < r->nsans; i++)
@@ -297,7 +255,7 @@ char *
 cli_mint_token(const struct cli_tokreq *q)
 {
 	struct tokreq	*r;
-	struct ctx	*c;
+	struct cli_where *c;
 	char		*tok = NULL;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
@@ -329,10 +287,9 @@ cli_mint_token(const struct cli_tokreq *q)
 	for (r->nprincipals = 0; r->nprincipals < q->nprincipals;
 	    r->nprincipals++)
 		r->principals[r->nprincipals] = q->principals[r->nprincipals];
-	if (ctx_load(c) == 0) {
+	if (cli_where_load(c, CA_WHERE) == 0)
 		tok = mint(c, r);
-		config_free(&c->cfg);
-	}
+	cli_where_free(c);
 	free(c);
 	free(r);
 	return tok;
@@ -341,12 +298,8 @@ cli_mint_token(const struct cli_tokreq *q)
 static int
 write_out(const char *path, const char *data, int mode, int force)
 {
-	struct stat	 st;
-
-	if (!force && stat(path, &st) == 0) {
-		cli_err("%s exists: use --force to overwrite it", path);
+	if (cli_may_write(path, force) == -1)
 		return -1;
-	}
 	if (cli_write_file(path, data, strlen(data), mode) == -1) {
 		cli_err("%s: %s", path, strerror(errno));
 		return -1;
@@ -379,21 +332,20 @@ cmd_ca_token(int argc, char **argv)
 		{ "principal", required_argument, NULL, 'P' },
 		{ "cnf", required_argument, NULL, 'c' },
 		{ "cnf-file", required_argument, NULL, 'C' },
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "root", required_argument, NULL, 'R' },
-		{ "ca-config", required_argument, NULL, 'g' },
-		{ "home", required_argument, NULL, 'h' + 256 },
+		CLI_WHERE_OPTIONS,
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct tokreq r;
-	static struct ctx c;
+	static struct cli_where c;
 	char	*tok;
 	int	 ch, rc;
 
 	r.aud = "sign";
 	while ((ch = getopt_long(argc, argv, "fn:h", opts, NULL)) != -1) {
+		if (cli_where_opt(&c, ch, optarg))
+			continue;
 		switch (ch) {
 		case 's':
 			if (r.nsans == MAX_SANS)
@@ -423,10 +375,6 @@ cmd_ca_token(int argc, char **argv)
 		case 'H': r.host = 1; break;
 		case 'c': r.cnf = optarg; break;
 		case 'C': r.cnf_file = optarg; break;
-		case 'u': c.url = optarg; break;
-		case 'R': c.root = optarg; break;
-		case 'g': c.config = optarg; break;
-		case 'h' + 256: c.home = optarg; break;
 		case 'f': r.force = 1; break;
 		case 'h': fputs(token_usage, stdout); return 0;
 		default: fputs(token_usage, stderr); return 2;
@@ -441,14 +389,14 @@ cmd_ca_token(int argc, char **argv)
 		r.aud = strcmp(r.aud, "sign") == 0 ? "ssh/sign" :
 		    strcmp(r.aud, "revoke") == 0 ? "ssh/revoke" :
 		    strcmp(r.aud, "renew") == 0 ? "ssh/renew" : "ssh/rekey";
-	if (ctx_load(&c) == -1 || (tok = mint(&c, &r)) == NULL)
+	if (cli_where_load(&c, CA_WHERE) == -1 || (tok = mint(&c, &r)) == NULL)
 		return 1;
 	if (r.out) {
 		rc = write_out(r.out, tok, 0600, r.force) == -1;
 	} else
 		rc = printf("%s\n", tok) < 0;
 	free(tok);
-	config_free(&c.cfg);
+	cli_where_free(&c);
 	return rc;
 }
 
@@ -471,16 +419,6 @@ static const char cert_usage[] =
 "  --ca-config FILE, --home DIR   as for `p11ca ca token`\n"
 "  -f, --force           overwrite CRT and KEY\n";
 
-static EVP_PKEY *
-make_key(const char *kty, const char *curve, int bits)
-{
-	if (strcasecmp(kty, "RSA") == 0)
-		return EVP_RSA_gen(bits);
-	if (strcasecmp(kty, "OKP") == 0)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	return EVP_EC_gen(curve);
-}
-
 static char *
 make_csr(EVP_PKEY *k, const char *subject, const char *const *sans, int n)
 {
@@ -490,10 +428,8 @@ make_csr(EVP_PKEY *k, const char *subject, const char *const *sans, int n)
 	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
 	X509_EXTENSION	*ext = NULL;
 	GENERAL_NAME	*g;
-	BIO		*b = BIO_new(BIO_s_mem());
-	char		*pem = NULL, *d;
-	long		 len;
-	int		 i, ok = req && nm && gens && exts && b;
+	char		*pem = NULL;
+	int		 i, ok = req && nm && gens && exts;
 
 	ok = ok && X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)subject, -1, -1, 0) &&
@@ -510,18 +446,11 @@ make_csr(EVP_PKEY *k, const char *subject, const char *const *sans, int n)
 	ok = ok && (ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens)) &&
 	    sk_X509_EXTENSION_push(exts, ext) &&
 	    X509_REQ_add_extensions(req, exts) &&
-	    X509_REQ_sign(req, k, EVP_PKEY_id(k) == EVP_PKEY_ED25519 ? NULL :
-	    EVP_sha256()) > 0 && PEM_write_bio_X509_REQ(b, req) == 1 &&
-	    (len = BIO_get_mem_data(b, &d)) > 0 && (pem = malloc(len + 1));
-	if (ok && pem) {
-		memcpy(pem, d, len);
-		pem[len] = '\0';
-	}
+	    (pem = cli_req_pem(req, k)) != NULL;
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	GENERAL_NAMES_free(gens);
 	X509_NAME_free(nm);
 	X509_REQ_free(req);
-	BIO_free(b);
 	return ok ? pem : NULL;
 }
 
@@ -540,16 +469,13 @@ cmd_ca_certificate(int argc, char **argv)
 		{ "provisioner", required_argument, NULL, 'i' },
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "provisioner-password-file", required_argument, NULL, 'p' },
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "root", required_argument, NULL, 'R' },
-		{ "ca-config", required_argument, NULL, 'g' },
-		{ "home", required_argument, NULL, 'H' },
+		CLI_WHERE_OPTIONS,
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct tokreq r;
-	static struct ctx c;
+	static struct cli_where c;
 	const char	*kty = "EC", *curve = "P-256", *nbf = NULL, *naf = NULL;
 	const char	*crt, *keypath;
 	char		*tok = NULL, *csr = NULL, *resp = NULL, *body = NULL;
@@ -564,6 +490,8 @@ cmd_ca_certificate(int argc, char **argv)
 
 	r.aud = "sign";
 	while ((ch = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		if (cli_where_opt(&c, ch, optarg))
+			continue;
 		switch (ch) {
 		case 's':
 			if (r.nsans == MAX_SANS)
@@ -578,10 +506,6 @@ cmd_ca_certificate(int argc, char **argv)
 		case 'k': r.kid = optarg; break;
 		case 'i': r.issuer = optarg; break;
 		case 'p': r.pwfile = optarg; break;
-		case 'u': c.url = optarg; break;
-		case 'R': c.root = optarg; break;
-		case 'g': c.config = optarg; break;
-		case 'H': c.home = optarg; break;
 		case 'f': r.force = 1; break;
 		case 'h': fputs(cert_usage, stdout); return 0;
 		default: fputs(cert_usage, stderr); return 2;
@@ -596,9 +520,9 @@ cmd_ca_certificate(int argc, char **argv)
 	keypath = argv[optind + 2];
 	if (r.nsans == 0)
 		r.sans[r.nsans++] = r.subject;
-	if (ctx_load(&c) == -1 || (tok = mint(&c, &r)) == NULL)
+	if (cli_where_load(&c, CA_WHERE) == -1 || (tok = mint(&c, &r)) == NULL)
 		goto out;
-	if ((k = make_key(kty, curve, bits)) == NULL ||
+	if ((k = cli_make_key(kty, curve, bits)) == NULL ||
 	    (csr = make_csr(k, r.subject, r.sans, r.nsans)) == NULL) {
 		cli_err("cannot make a %s key and request", kty);
 		goto out;
@@ -653,7 +577,7 @@ out:
 	free(body);
 	free(resp);
 	free(chain);
-	config_free(&c.cfg);
+	cli_where_free(&c);
 	return rc;
 }
 
@@ -675,16 +599,13 @@ static int
 simple_get(int argc, char **argv, int is_root)
 {
 	static const struct option opts[] = {
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "root", required_argument, NULL, 'R' },
-		{ "ca-config", required_argument, NULL, 'g' },
-		{ "home", required_argument, NULL, 'H' },
+		CLI_WHERE_OPTIONS,
 		{ "fingerprint", required_argument, NULL, 'F' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct ctx c;
+	static struct cli_where c;
 	const char	*usage = is_root ? root_usage : health_usage;
 	const char	*want = NULL;
 	char		 fp[65], got[65], path[128], tmpf[] = "/tmp/p11ca.XXXXXX";
@@ -693,11 +614,9 @@ simple_get(int argc, char **argv, int is_root)
 	int		 ch, status, force = 0, rc = 1, fd;
 
 	while ((ch = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		if (cli_where_opt(&c, ch, optarg))
+			continue;
 		switch (ch) {
-		case 'u': c.url = optarg; break;
-		case 'R': c.root = optarg; break;
-		case 'g': c.config = optarg; break;
-		case 'H': c.home = optarg; break;
 		case 'F': want = optarg; break;
 		case 'f': force = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
@@ -708,7 +627,7 @@ simple_get(int argc, char **argv, int is_root)
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (ctx_load(&c) == -1)
+	if (cli_where_load(&c, CA_WHERE) == -1)
 		return 1;
 	if (is_root) {
 		if (want == NULL && root_fingerprint(c.root, fp) == 0)
@@ -751,7 +670,7 @@ simple_get(int argc, char **argv, int is_root)
 out:
 	cJSON_Delete(o);
 	free(resp);
-	config_free(&c.cfg);
+	cli_where_free(&c);
 	return rc;
 }
 

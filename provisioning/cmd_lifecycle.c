@@ -9,8 +9,6 @@
  * over it, and only after the CA's answer was checked (the new leaf
  * holds the expected key). Whatever fails leaves CRT and KEY as they were.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -18,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/bn.h>
@@ -27,7 +24,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "appliance/config.h"
@@ -36,116 +32,7 @@
 
 #define TOKEN_LIFETIME	300	/* seconds, the renewal token's */
 
-/* ---- where the CA is ---- */
-
-struct where {
-	const char	*home, *config, *url, *root;
-	struct ca_config cfg;
-	int		 loaded;
-	char		 confbuf[PATH_MAX];
-	char		 urlbuf[512];
-};
-
-/*
- * Fills in --ca-url and --root from ca.json when either is missing (or
- * always, with need_config). The URL loses any trailing '/'.
- */
-static int
-where_load(struct where *w, int need_config)
-{
-	char		 err[512];
-	const char	*p, *d;
-	size_t		 n;
-
-	if (need_config || w->url == NULL || w->root == NULL) {
-		if (w->config == NULL) {
-			snprintf(w->confbuf, sizeof(w->confbuf), "%s",
-			    cli_path(cli_home(w->home), "config/ca.json"));
-			w->config = w->confbuf;
-		}
-		if (config_load(w->config, &w->cfg, err, sizeof(err)) == -1) {
-			cli_err("%s%s", err, need_config ? "" :
-			    " (or give --ca-url and --root)");
-			return -1;
-		}
-		w->loaded = 1;
-		if (w->root == NULL)
-			w->root = w->cfg.root;
-		if (w->url == NULL) {
-			d = w->cfg.dns[0];
-			p = strrchr(w->cfg.address, ':');
-			snprintf(w->urlbuf, sizeof(w->urlbuf), "https://%s%s%s%s",
-			    strchr(d, ':') ? "[" : "", d, strchr(d, ':') ? "]" :
-			    "", p ? p : "");
-			w->url = w->urlbuf;
-		}
-	}
-	if (w->url != w->urlbuf) {
-		if (strlen(w->url) >= sizeof(w->urlbuf)) {
-			cli_err("--ca-url is too long");
-			return -1;
-		}
-		snprintf(w->urlbuf, sizeof(w->urlbuf), "%s", w->url);
-		w->url = w->urlbuf;
-	}
-	n = strlen(w->urlbuf);
-	while (n > 0 && w->urlbuf[n - 1] == '/')
-		w->urlbuf[--n] = '\0';
-	return 0;
-}
-
-static void
-where_free(struct where *w)
-{
-	if (w->loaded)
-		config_free(&w->cfg);
-	w->loaded = 0;
-}
-
 /* ---- secrets, certificates and keys ---- */
-
-struct secret {
-	char	*p;
-	size_t	 n;		/* the password: the file's first line */
-	size_t	 cap;		/* what to wipe */
-};
-
-static int
-secret_read(const char *path, struct secret *s)
-{
-	size_t	 n;
-
-	memset(s, 0, sizeof(*s));
-	if ((s->p = cli_read_file(path, &n)) == NULL) {
-		cli_err("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	s->cap = n + 1;
-	s->n = strcspn(s->p, "\r\n");
-	return 0;
-}
-
-static void
-secret_free(struct secret *s)
-{
-	if (s->p != NULL) {
-		OPENSSL_cleanse(s->p, s->cap);
-		free(s->p);
-	}
-	memset(s, 0, sizeof(*s));
-}
-
-static int
-pw_cb(char *buf, int size, int rwflag, void *u)
-{
-	const struct secret *s = u;
-
-	(void)rwflag;
-	if (s->n > (size_t)size)
-		return -1;
-	memcpy(buf, s->p, s->n);
-	return (int)s->n;
-}
 
 /* Every certificate of a PEM file: the first in *leaf, the rest in *more. */
 static int
@@ -201,7 +88,7 @@ certs_free(X509 *leaf, STACK_OF(X509) *more)
 
 /* A PEM private key, decrypted with pw when given (else OpenSSL asks). */
 static EVP_PKEY *
-read_key(const char *path, struct secret *pw)
+read_key(const char *path, struct cli_secret *pw)
 {
 	EVP_PKEY	*k;
 	BIO		*b;
@@ -211,8 +98,7 @@ read_key(const char *path, struct secret *pw)
 		cli_err("%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	k = PEM_read_bio_PrivateKey(b, NULL, pw && pw->p ? pw_cb : NULL,
-	    pw && pw->p ? pw : NULL);
+	k = cli_pem_key(b, pw);
 	BIO_free(b);
 	if (k == NULL)
 		cli_err("%s: not a PEM private key, or the wrong password: %s",
@@ -220,6 +106,27 @@ read_key(const char *path, struct secret *pw)
 		    ERR_reason_error_string(ERR_peek_last_error()) : "unknown");
 	ERR_clear_error();
 	return k;
+}
+
+/*
+ * The certificates of crt and the private key in keypath, which must be
+ * the leaf's; the password of pwfile (when given) stays in pw.
+ */
+static int
+cert_and_key(const char *crt, const char *keypath, const char *pwfile,
+    struct cli_secret *pw, X509 **leaf, STACK_OF(X509) **more, EVP_PKEY **key)
+{
+	if ((pwfile != NULL && cli_secret_read(pwfile, pw) == -1) ||
+	    read_certs(crt, leaf, more) == -1 ||
+	    (*key = read_key(keypath, pw)) == NULL)
+		return -1;
+	if (X509_check_private_key(*leaf, *key) != 1) {
+		ERR_clear_error();
+		cli_err("%s is not the key of the certificate in %s", keypath,
+		    crt);
+		return -1;
+	}
+	return 0;
 }
 
 /* The certificate's serial number in decimal, into out. */
@@ -249,20 +156,6 @@ expired(X509 *x)
 }
 
 /* ---- answers ---- */
-
-/* The CA's message of an error answer, or the answer itself. */
-static void
-refused(const char *what, int status, const char *resp)
-{
-	cJSON		*o = cJSON_Parse(resp);
-	const cJSON	*m = o ? cJSON_GetObjectItemCaseSensitive(o, "message") :
-	    NULL;
-
-	cli_err("the CA refused the %s (HTTP %d): %s", what, status,
-	    cJSON_IsString(m) ? m->valuestring : *resp ? resp :
-	    "(no message)");
-	cJSON_Delete(o);
-}
 
 static int
 append(char **buf, size_t *len, const char *s)
@@ -299,7 +192,7 @@ chain_of(const char *what, int status, const char *resp, EVP_PKEY *pub)
 
 	if ((status != 201 && status != 200) || (o = cJSON_Parse(resp)) ==
 	    NULL) {
-		refused(what, status, resp);
+		cli_refused(what, status, resp);
 		goto bad_quiet;
 	}
 	arr = cJSON_GetObjectItemCaseSensitive(o, "certChain");
@@ -337,102 +230,6 @@ bad_quiet:
 	cJSON_Delete(o);
 	free(pem);
 	return NULL;
-}
-
-/* ---- files written whole or not at all ---- */
-
-struct staged {
-	const char	*path;
-	char		 tmp[PATH_MAX];
-	int		 active;
-};
-
-/* data in a synced temporary file next to path, mode as given. */
-static int
-stage(struct staged *s, const char *path, const void *data, size_t n,
-    mode_t mode)
-{
-	size_t	 off = 0;
-	ssize_t	 w;
-	int	 fd;
-
-	s->path = path;
-	s->active = 0;
-	if (snprintf(s->tmp, sizeof(s->tmp), "%s.p11ca-XXXXXX", path) >=
-	    (int)sizeof(s->tmp)) {
-		cli_err("%s: path too long", path);
-		return -1;
-	}
-	if ((fd = mkstemp(s->tmp)) == -1) {
-		cli_err("cannot write next to %s: %s", path, strerror(errno));
-		return -1;
-	}
-	s->active = 1;
-	if (fchmod(fd, mode) == -1)
-		goto bad;
-	while (off < n) {
-		if ((w = write(fd, (const char *)data + off, n - off)) <= 0) {
-			if (w == -1 && errno == EINTR)
-				continue;
-			goto bad;
-		}
-		off += w;
-	}
-	if (fsync(fd) == -1)
-		goto bad;
-	if (close(fd) == -1) {
-		fd = -1;
-		goto bad;
-	}
-	return 0;
-bad:
-	cli_err("%s: %s", s->tmp, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	unlink(s->tmp);
-	s->active = 0;
-	return -1;
-}
-
-static int
-commit(struct staged *s)
-{
-	if (rename(s->tmp, s->path) == -1) {
-		cli_err("cannot replace %s: %s", s->path, strerror(errno));
-		return -1;
-	}
-	s->active = 0;
-	return 0;
-}
-
-static void
-unstage(struct staged *s)
-{
-	if (s->active)
-		unlink(s->tmp);
-	s->active = 0;
-}
-
-/* The mode of an existing file (kept when it is replaced), else dflt. */
-static mode_t
-mode_of(const char *path, mode_t dflt)
-{
-	struct stat	 st;
-
-	return stat(path, &st) == 0 ? (st.st_mode & 0777) : dflt;
-}
-
-/* -1 (reported) when path exists and may not be overwritten. */
-static int
-may_write(const char *path, int force)
-{
-	struct stat	 st;
-
-	if (!force && stat(path, &st) == 0) {
-		cli_err("%s exists: use --force to overwrite it", path);
-		return -1;
-	}
-	return 0;
 }
 
 static int
@@ -509,9 +306,9 @@ static char *
 renew_token(const char *url, X509 *leaf, STACK_OF(X509) *more,
     EVP_PKEY *key)
 {
-	char		 cn[256], jti[65], aud[600], *payload = NULL;
+	char		 cn[256], aud[600], *payload = NULL;
 	char		*tok = NULL, *b64;
-	unsigned char	 rnd[32], *der;
+	unsigned char	*der;
 	cJSON		*claims = NULL, *hdr = NULL, *x5c;
 	time_t		 now = time(NULL);
 	X509		*x;
@@ -524,21 +321,9 @@ renew_token(const char *url, X509 *leaf, STACK_OF(X509) *more,
 		    "sub: renew it by mTLS");
 		return NULL;
 	}
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		goto bad;
-	for (i = 0; i < 32; i++)
-		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(aud, sizeof(aud), "%s/1.0/renew", url);
-	if ((claims = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(claims, "aud", aud) == NULL ||
-	    cJSON_AddNumberToObject(claims, "exp", (double)(now +
-	    TOKEN_LIFETIME)) == NULL ||
-	    cJSON_AddNumberToObject(claims, "iat", (double)now) == NULL ||
-	    cJSON_AddStringToObject(claims, "iss", "step-ca-client/1.0") ==
-	    NULL ||
-	    cJSON_AddStringToObject(claims, "jti", jti) == NULL ||
-	    cJSON_AddNumberToObject(claims, "nbf", (double)now) == NULL ||
-	    cJSON_AddStringToObject(claims, "sub", cn) == NULL)
+	if ((claims = cli_claims(aud, "step-ca-client/1.0", cn, now, now,
+	    now + TOKEN_LIFETIME)) == NULL)
 		goto bad;
 	if ((hdr = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(hdr, "typ", "JWT") == NULL ||
@@ -550,12 +335,10 @@ renew_token(const char *url, X509 *leaf, STACK_OF(X509) *more,
 		der = NULL;
 		if ((n = i2d_X509(x, &der)) <= 0)
 			goto bad;
-		if ((b64 = malloc(4 * ((n + 2) / 3) + 1)) == NULL) {
-			OPENSSL_free(der);
-			goto bad;
-		}
-		EVP_EncodeBlock((unsigned char *)b64, der, n);
+		b64 = cli_b64_encode(der, (size_t)n);
 		OPENSSL_free(der);
+		if (b64 == NULL)
+			goto bad;
 		if (!cJSON_AddItemToArray(x5c, cJSON_CreateString(b64))) {
 			free(b64);
 			goto bad;
@@ -589,17 +372,14 @@ cmd_ca_renew(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "output-file", required_argument, NULL, 'o' },
 		{ "password-file", required_argument, NULL, 'p' },
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "root", required_argument, NULL, 'R' },
-		{ "ca-config", required_argument, NULL, 'g' },
-		{ "home", required_argument, NULL, 'H' },
+		CLI_WHERE_OPTIONS,
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct where	 w;
-	struct secret	 pw;
-	struct staged	 st = { 0 };
+	struct cli_where w;
+	struct cli_secret pw;
+	struct cli_staged st = { 0 };
 	struct cli_req	 q = { .method = "POST", .path = "/1.0/renew" };
 	const char	*crt, *keypath, *out = NULL, *pwfile = NULL;
 	char		*auth = NULL, *tok = NULL, *resp = NULL, *chain = NULL;
@@ -612,6 +392,8 @@ cmd_ca_renew(int argc, char **argv)
 	memset(&pw, 0, sizeof(pw));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		if (cli_where_opt(&w, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'm':
 			if (parse_bool(optarg, &mtls) == -1) {
@@ -622,10 +404,6 @@ cmd_ca_renew(int argc, char **argv)
 			break;
 		case 'o': out = optarg; break;
 		case 'p': pwfile = optarg; break;
-		case 'u': w.url = optarg; break;
-		case 'R': w.root = optarg; break;
-		case 'g': w.config = optarg; break;
-		case 'H': w.home = optarg; break;
 		case 'f': force = 1; break;
 		case 'h': fputs(renew_usage, stdout); return 0;
 		default: fputs(renew_usage, stderr); return 2;
@@ -637,7 +415,7 @@ cmd_ca_renew(int argc, char **argv)
 	}
 	crt = argv[optind];
 	keypath = argv[optind + 1];
-	if (out != NULL && strcmp(out, crt) != 0 && may_write(out, force) ==
+	if (out != NULL && strcmp(out, crt) != 0 && cli_may_write(out, force) ==
 	    -1)
 		return 1;
 	if (out == NULL)
@@ -647,17 +425,9 @@ cmd_ca_renew(int argc, char **argv)
 		    keypath);
 		return 2;
 	}
-	if (where_load(&w, 0) == -1 ||
-	    (pwfile != NULL && secret_read(pwfile, &pw) == -1) ||
-	    read_certs(crt, &leaf, &more) == -1 ||
-	    (key = read_key(keypath, &pw)) == NULL)
+	if (cli_where_load(&w, 0) == -1 || cert_and_key(crt, keypath, pwfile,
+	    &pw, &leaf, &more, &key) == -1)
 		goto out;
-	if (X509_check_private_key(leaf, key) != 1) {
-		ERR_clear_error();
-		cli_err("%s is not the key of the certificate in %s", keypath,
-		    crt);
-		goto out;
-	}
 	if (expired(leaf)) {
 		if (mtls_set && mtls) {
 			cli_err("the certificate in %s has expired: it cannot "
@@ -683,21 +453,21 @@ cmd_ca_renew(int argc, char **argv)
 	if (cli_http(w.url, w.root, &q, &status, &resp, NULL) == -1 ||
 	    (chain = chain_of("renewal", status, resp, key)) == NULL)
 		goto out;
-	if (stage(&st, out, chain, strlen(chain), mode_of(out, 0644)) == -1 ||
-	    commit(&st) == -1)
+	if (cli_stage(&st, out, chain, strlen(chain), cli_mode_of(out,
+	    0644)) == -1 || cli_commit(&st) == -1)
 		goto out;
 	printf("Your certificate has been saved in %s.\n", out);
 	rc = 0;
 out:
-	unstage(&st);
-	secret_free(&pw);
+	cli_unstage(&st);
+	cli_secret_free(&pw);
 	certs_free(leaf, more);
 	EVP_PKEY_free(key);
 	free(auth);
 	free(tok);
 	free(resp);
 	free(chain);
-	where_free(&w);
+	cli_where_free(&w);
 	return rc;
 }
 
@@ -749,7 +519,7 @@ new_key(EVP_PKEY *old, const char *kty, const char *crv, int bits)
 {
 	char		 group[80];
 	size_t		 gl;
-	EVP_PKEY	*k = NULL;
+	EVP_PKEY	*k;
 
 	if (kty == NULL) {
 		if (EVP_PKEY_is_a(old, "RSA")) {
@@ -776,13 +546,11 @@ new_key(EVP_PKEY *old, const char *kty, const char *crv, int bits)
 			cli_err("--size %d: want 2048 to 8192 bits", bits);
 			return NULL;
 		}
-		k = EVP_RSA_gen((unsigned)bits);
 	} else if (strcasecmp(kty, "OKP") == 0) {
 		if (crv != NULL && strcasecmp(crv, "Ed25519") != 0) {
 			cli_err("--crv %s: OKP keys are Ed25519", crv);
 			return NULL;
 		}
-		k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	} else if (strcasecmp(kty, "EC") == 0) {
 		if (crv == NULL)
 			crv = "P-256";
@@ -792,12 +560,11 @@ new_key(EVP_PKEY *old, const char *kty, const char *crv, int bits)
 			cli_err("--crv %s: want P-256, P-384 or P-521", crv);
 			return NULL;
 		}
-		k = EVP_EC_gen(crv);
 	} else {
 		cli_err("--kty %s: want EC, RSA or OKP", kty);
 		return NULL;
 	}
-	if (k == NULL)
+	if ((k = cli_make_key(kty, crv, bits)) == NULL)
 		cli_err("cannot make a %s key", kty);
 	ERR_clear_error();
 	return k;
@@ -810,12 +577,10 @@ rekey_csr(X509 *leaf, EVP_PKEY *k)
 	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
 	X509_REQ	*req = X509_REQ_new();
 	X509_EXTENSION	*ext = NULL;
-	BIO		*b = BIO_new(BIO_s_mem());
-	char		*pem = NULL, *d;
-	long		 len;
+	char		*pem = NULL;
 	int		 i, ok;
 
-	ok = req && exts && b &&
+	ok = req && exts &&
 	    X509_REQ_set_version(req, X509_REQ_VERSION_1) &&
 	    X509_REQ_set_subject_name(req, X509_get_subject_name(leaf)) &&
 	    X509_REQ_set_pubkey(req, k);
@@ -827,19 +592,12 @@ rekey_csr(X509 *leaf, EVP_PKEY *k)
 			X509_EXTENSION_free(ext);
 		ok = ok && X509_REQ_add_extensions(req, exts);
 	}
-	ok = ok && X509_REQ_sign(req, k, EVP_PKEY_is_a(k, "ED25519") ? NULL :
-	    EVP_sha256()) > 0 && PEM_write_bio_X509_REQ(b, req) == 1 &&
-	    (len = BIO_get_mem_data(b, &d)) > 0 && (pem = malloc(len + 1));
-	if (ok) {
-		memcpy(pem, d, len);
-		pem[len] = '\0';
-	} else
+	if (!ok || (pem = cli_req_pem(req, k)) == NULL)
 		cli_err("cannot make the certificate request");
 	ERR_clear_error();
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_REQ_free(req);
-	BIO_free(b);
-	return ok ? pem : NULL;
+	return pem;
 }
 
 int
@@ -854,22 +612,18 @@ cmd_ca_rekey(int argc, char **argv)
 		{ "size", required_argument, NULL, 'z' },
 		{ "private-key", required_argument, NULL, 'K' },
 		{ "password-file", required_argument, NULL, 'p' },
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "root", required_argument, NULL, 'R' },
-		{ "ca-config", required_argument, NULL, 'g' },
-		{ "home", required_argument, NULL, 'H' },
+		CLI_WHERE_OPTIONS,
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct where	 w;
-	struct secret	 pw;
-	struct staged	 sc = { 0 }, sk = { 0 };
-	struct cli_req	 q = { .method = "POST", .path = "/1.0/rekey" };
+	struct cli_where w;
+	struct cli_secret pw;
+	struct cli_staged sc = { 0 }, sk = { 0 };
+	struct cli_req	 tls = { 0 };
 	const char	*crt, *keypath, *outc = NULL, *outk = NULL;
 	const char	*kty = NULL, *crv = NULL, *pwfile = NULL, *given = NULL;
-	char		*csr = NULL, *body = NULL, *resp = NULL, *chain = NULL;
-	char		*kp, *end;
+	char		*csr = NULL, *resp = NULL, *chain = NULL, *kp, *end;
 	cJSON		*req = NULL;
 	X509		*leaf = NULL;
 	STACK_OF(X509)	*more = NULL;
@@ -882,6 +636,8 @@ cmd_ca_rekey(int argc, char **argv)
 	memset(&pw, 0, sizeof(pw));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		if (cli_where_opt(&w, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'c': outc = optarg; break;
 		case 'k': outk = optarg; break;
@@ -900,10 +656,6 @@ cmd_ca_rekey(int argc, char **argv)
 			break;
 		case 'K': given = optarg; break;
 		case 'p': pwfile = optarg; break;
-		case 'u': w.url = optarg; break;
-		case 'R': w.root = optarg; break;
-		case 'g': w.config = optarg; break;
-		case 'H': w.home = optarg; break;
 		case 'f': force = 1; break;
 		case 'h': fputs(rekey_usage, stdout); return 0;
 		default: fputs(rekey_usage, stderr); return 2;
@@ -917,9 +669,9 @@ cmd_ca_rekey(int argc, char **argv)
 	keypath = argv[optind + 1];
 	write_key = given == NULL || outk != NULL;
 	if ((outc != NULL && strcmp(outc, crt) != 0 &&
-	    may_write(outc, force) == -1) ||
+	    cli_may_write(outc, force) == -1) ||
 	    (outk != NULL && strcmp(outk, keypath) != 0 &&
-	    may_write(outk, force) == -1))
+	    cli_may_write(outk, force) == -1))
 		return 1;
 	outc = outc ? outc : crt;
 	outk = outk ? outk : keypath;
@@ -928,17 +680,9 @@ cmd_ca_rekey(int argc, char **argv)
 		    outc);
 		return 2;
 	}
-	if (where_load(&w, 0) == -1 ||
-	    (pwfile != NULL && secret_read(pwfile, &pw) == -1) ||
-	    read_certs(crt, &leaf, &more) == -1 ||
-	    (key = read_key(keypath, &pw)) == NULL)
+	if (cli_where_load(&w, 0) == -1 || cert_and_key(crt, keypath, pwfile,
+	    &pw, &leaf, &more, &key) == -1)
 		goto out;
-	if (X509_check_private_key(leaf, key) != 1) {
-		ERR_clear_error();
-		cli_err("%s is not the key of the certificate in %s", keypath,
-		    crt);
-		goto out;
-	}
 	if (expired(leaf)) {
 		cli_err("the certificate in %s has expired: rekey needs mTLS "
 		    "with a valid certificate", crt);
@@ -948,17 +692,15 @@ cmd_ca_rekey(int argc, char **argv)
 	    bits)) == NULL || (csr = rekey_csr(leaf, nk)) == NULL)
 		goto out;
 	if ((req = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(req, "csr", csr) == NULL ||
-	    (body = cJSON_PrintUnformatted(req)) == NULL) {
+	    cJSON_AddStringToObject(req, "csr", csr) == NULL) {
 		cli_err("out of memory");
 		goto out;
 	}
-	q.body = body;
-	q.cert = leaf;
-	q.key = key;
-	q.chain = more;
-	if (cli_http(w.url, w.root, &q, &status, &resp, NULL) == -1 ||
-	    (chain = chain_of("rekey", status, resp, nk)) == NULL)
+	tls.cert = leaf;
+	tls.key = key;
+	tls.chain = more;
+	if (cli_post_json(&w, "/1.0/rekey", req, &tls, &status, &resp) ==
+	    -1 || (chain = chain_of("rekey", status, resp, nk)) == NULL)
 		goto out;
 	/* The key in memory that wipes itself, encrypted if KEY was. */
 	if (write_key) {
@@ -971,13 +713,13 @@ cmd_ca_rekey(int argc, char **argv)
 			cli_err("cannot encode the new key");
 			goto out;
 		}
-		if (stage(&sk, outk, kp, (size_t)kl, 0600) == -1)
+		if (cli_stage(&sk, outk, kp, (size_t)kl, 0600) == -1)
 			goto out;
 	}
-	if (stage(&sc, outc, chain, strlen(chain), mode_of(outc, 0644)) ==
-	    -1 || (write_key && commit(&sk) == -1))
+	if (cli_stage(&sc, outc, chain, strlen(chain), cli_mode_of(outc,
+	    0644)) == -1 || (write_key && cli_commit(&sk) == -1))
 		goto out;
-	if (commit(&sc) == -1) {
+	if (cli_commit(&sc) == -1) {
 		if (write_key) {
 			/* Half done: say where the other half is. */
 			cli_err("%s holds the new key, but the new certificate "
@@ -991,19 +733,18 @@ cmd_ca_rekey(int argc, char **argv)
 		printf("Your private key has been saved in %s.\n", outk);
 	rc = 0;
 out:
-	unstage(&sc);
-	unstage(&sk);
+	cli_unstage(&sc);
+	cli_unstage(&sk);
 	BIO_free(kb);
-	secret_free(&pw);
+	cli_secret_free(&pw);
 	certs_free(leaf, more);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(nk);
 	cJSON_Delete(req);
 	free(csr);
-	free(body);
 	free(resp);
 	free(chain);
-	where_free(&w);
+	cli_where_free(&w);
 	return rc;
 }
 
@@ -1049,30 +790,6 @@ static const char revoke_usage[] =
 "  p11ca ca revoke 308893286343609293989051180431574390766 --reasonCode 1\n"
 "  p11ca ca revoke --cert svc.crt --key svc.key --reason \"host retired\"\n";
 
-static const char *const reason_names[] = {
-	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
-	"superseded", "cessationOfOperation", "certificateHold", NULL,
-	"removeFromCRL", "privilegeWithdrawn", "aACompromise",
-};
-#define NREASONS	(int)(sizeof(reason_names) / sizeof(reason_names[0]))
-
-static int
-reason_code(const char *s)
-{
-	char	*end;
-	long	 v;
-	int	 i;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (end != s && *end == '\0' && errno == 0)
-		return v >= 0 && v < NREASONS && reason_names[v] ? (int)v : -1;
-	for (i = 0; i < NREASONS; i++)
-		if (reason_names[i] && strcasecmp(s, reason_names[i]) == 0)
-			return i;
-	return -1;
-}
-
 /* A decimal or 0x-hexadecimal serial number as decimal, into out. */
 static int
 serial_dec(const char *in, char *out, size_t outsz)
@@ -1103,65 +820,35 @@ int
 cmd_ca_revoke(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "cert", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "key-password-file", required_argument, NULL, 'P' },
-		{ "token", required_argument, NULL, 't' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "reasonCode", required_argument, NULL, 'C' },
-		{ "reason-code", required_argument, NULL, 'C' },
-		{ "issuer", required_argument, NULL, 'i' },
-		{ "provisioner", required_argument, NULL, 'i' },
-		{ "kid", required_argument, NULL, 'K' },
-		{ "password-file", required_argument, NULL, 'p' },
-		{ "provisioner-password-file", required_argument, NULL, 'p' },
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "root", required_argument, NULL, 'R' },
-		{ "ca-config", required_argument, NULL, 'g' },
-		{ "home", required_argument, NULL, 'H' },
+		CLI_REVOKE_OPTIONS,
+		CLI_WHERE_OPTIONS,
 		{ "offline", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct where	 w;
-	struct secret	 pw;
+	struct cli_where w;
+	struct cli_secret pw;
 	struct cli_tokreq tq = { .aud = "revoke" };
-	struct cli_req	 q = { .method = "POST", .path = "/1.0/revoke" };
-	const char	*crt = NULL, *keypath = NULL, *kpwfile = NULL;
-	const char	*token = NULL, *reason = NULL;
-	char		 serial[200], cserial[200], *tok = NULL, *body = NULL;
-	char		*resp = NULL;
-	cJSON		*req = NULL, *o = NULL;
-	const cJSON	*st;
+	struct cli_req	 tls = { 0 };
+	struct cli_revoke r = { 0 };
+	char		 serial[200], cserial[200], *tok = NULL, *resp = NULL;
+	cJSON		*req = NULL;
 	X509		*leaf = NULL;
 	STACK_OF(X509)	*more = NULL;
 	EVP_PKEY	*key = NULL;
-	int		 ch, code = 0, status, rc = 1;
+	int		 ch, taken, status, rc = 1;
 
 	memset(&w, 0, sizeof(w));
 	memset(&pw, 0, sizeof(pw));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (cli_where_opt(&w, ch, optarg))
+			continue;
+		if ((taken = cli_revoke_opt(&r, &tq, ch, optarg)) == -1)
+			return 2;
+		if (taken)
+			continue;
 		switch (ch) {
-		case 'c': crt = optarg; break;
-		case 'k': keypath = optarg; break;
-		case 'P': kpwfile = optarg; break;
-		case 't': token = optarg; break;
-		case 'r': reason = optarg; break;
-		case 'C':
-			if ((code = reason_code(optarg)) == -1) {
-				cli_err("--reasonCode %s: not an RFC 5280 "
-				    "reason (0-10 but 7, or a name)", optarg);
-				return 2;
-			}
-			break;
-		case 'i': tq.issuer = optarg; break;
-		case 'K': tq.kid = optarg; break;
-		case 'p': tq.pwfile = optarg; break;
-		case 'u': w.url = optarg; break;
-		case 'R': w.root = optarg; break;
-		case 'g': w.config = optarg; break;
-		case 'H': w.home = optarg; break;
 		case 'O':
 			cli_err("--offline: revocation is the CA's; p11ca "
 			    "revokes only through it");
@@ -1170,12 +857,7 @@ cmd_ca_revoke(int argc, char **argv)
 		default: fputs(revoke_usage, stderr); return 2;
 		}
 	}
-	if (optind < argc - 1 || (optind == argc && crt == NULL) ||
-	    (crt == NULL) != (keypath == NULL) || (crt && token)) {
-		if ((crt == NULL) != (keypath == NULL))
-			cli_err("--cert and --key go together");
-		else if (crt && token)
-			cli_err("--token or --cert/--key, not both");
+	if (cli_revoke_args(&r, argc) == -1) {
 		fputs(revoke_usage, stderr);
 		return 2;
 	}
@@ -1185,42 +867,35 @@ cmd_ca_revoke(int argc, char **argv)
 		    "with 0x)", argv[optind]);
 		return 2;
 	}
-	if (crt != NULL) {
-		if ((kpwfile != NULL && secret_read(kpwfile, &pw) == -1) ||
-		    read_certs(crt, &leaf, &more) == -1 ||
-		    (key = read_key(keypath, &pw)) == NULL)
+	if (r.crt != NULL) {
+		if (cert_and_key(r.crt, r.keypath, r.kpwfile, &pw, &leaf, &more,
+		    &key) == -1)
 			goto out;
-		if (X509_check_private_key(leaf, key) != 1) {
-			ERR_clear_error();
-			cli_err("%s is not the key of the certificate in %s",
-			    keypath, crt);
-			goto out;
-		}
 		if (cert_serial(leaf, cserial, sizeof(cserial)) == -1) {
-			cli_err("%s: cannot read its serial number", crt);
+			cli_err("%s: cannot read its serial number", r.crt);
 			goto out;
 		}
 		if (optind == argc)
 			snprintf(serial, sizeof(serial), "%s", cserial);
 		else if (strcmp(serial, cserial) != 0) {
 			cli_err("%s is not the serial number of the "
-			    "certificate in %s (%s)", argv[optind], crt,
+			    "certificate in %s (%s)", argv[optind], r.crt,
 			    cserial);
 			goto out;
 		}
 		if (expired(leaf)) {
 			cli_err("the certificate in %s has expired: it cannot "
 			    "be presented in TLS (revoke it with a token)",
-			    crt);
+			    r.crt);
 			goto out;
 		}
-		q.cert = leaf;
-		q.key = key;
-		q.chain = more;
+		tls.cert = leaf;
+		tls.key = key;
+		tls.chain = more;
 	}
-	if (where_load(&w, 0) == -1)
+	if (cli_where_load(&w, 0) == -1)
 		goto out;
-	if (crt == NULL && token == NULL) {
+	if (r.crt == NULL && r.token == NULL) {
 		tq.home = w.home;
 		tq.config = w.config;
 		tq.url = w.url;
@@ -1228,42 +903,24 @@ cmd_ca_revoke(int argc, char **argv)
 		tq.subject = serial;
 		if ((tok = cli_mint_token(&tq)) == NULL)
 			goto out;
-		token = tok;
+		r.token = tok;
 	}
-	if ((req = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(req, "serial", serial) == NULL ||
-	    (token && cJSON_AddStringToObject(req, "ott", token) == NULL) ||
-	    cJSON_AddNumberToObject(req, "reasonCode", code) == NULL ||
-	    (reason && cJSON_AddStringToObject(req, "reason", reason) ==
-	    NULL) ||
-	    cJSON_AddTrueToObject(req, "passive") == NULL ||
-	    (body = cJSON_PrintUnformatted(req)) == NULL) {
-		cli_err("out of memory");
+	if ((req = cli_revoke_req(&r, serial)) == NULL)
 		goto out;
-	}
-	q.body = body;
-	if (cli_http(w.url, w.root, &q, &status, &resp, NULL) == -1)
+	if (cli_post_json(&w, "/1.0/revoke", req, &tls, &status, &resp) ==
+	    -1 || cli_answer_ok("revocation", status, resp) == -1)
 		goto out;
-	o = cJSON_Parse(resp);
-	st = o ? cJSON_GetObjectItemCaseSensitive(o, "status") : NULL;
-	if (status != 200 || !cJSON_IsString(st) ||
-	    strcmp(st->valuestring, "ok") != 0) {
-		refused("revocation", status, resp);
-		goto out;
-	}
 	printf("Certificate with Serial Number %s has been revoked.\n",
 	    serial);
 	rc = 0;
 out:
-	secret_free(&pw);
+	cli_secret_free(&pw);
 	certs_free(leaf, more);
 	EVP_PKEY_free(key);
 	cJSON_Delete(req);
-	cJSON_Delete(o);
 	free(tok);
-	free(body);
 	free(resp);
-	where_free(&w);
+	cli_where_free(&w);
 	return rc;
 }
 
@@ -1448,7 +1105,7 @@ entry_reason(const X509_REVOKED *r)
 		return -1;
 	v = ASN1_ENUMERATED_get(e);
 	ASN1_ENUMERATED_free(e);
-	return v >= 0 && v < NREASONS ? (int)v : -1;
+	return v >= 0 && v < CLI_NREASONS ? (int)v : -1;
 }
 
 struct crl_check {
@@ -1567,14 +1224,14 @@ crl_json(X509_CRL *crl, const struct crl_check *ck)
 		cJSON_AddStringToObject(e, "revocation_time", t);
 		if ((rc = entry_reason(r)) >= 0) {
 			cJSON_AddNumberToObject(e, "reason_code", rc);
-			cJSON_AddStringToObject(e, "reason", reason_names[rc]);
+			cJSON_AddStringToObject(e, "reason",
+			    cli_reason_names[rc]);
 		}
 	}
 	X509_CRL_get0_signature(crl, &sig, &alg);
 	s = cJSON_AddObjectToObject(o, "signature");
 	cJSON_AddStringToObject(s, "signature_algorithm", an);
-	if ((b64 = malloc(4 * ((sig->length + 2) / 3) + 1)) != NULL) {
-		EVP_EncodeBlock((unsigned char *)b64, sig->data, sig->length);
+	if ((b64 = cli_b64_encode(sig->data, (size_t)sig->length)) != NULL) {
 		cJSON_AddStringToObject(s, "value", b64);
 		free(b64);
 	}
@@ -1635,7 +1292,7 @@ crl_text(X509_CRL *crl, const struct crl_check *ck)
 		printf("                Revocation Date: %s\n", t);
 		if ((rc = entry_reason(r)) >= 0)
 			printf("                Reason: %s (%d)\n",
-			    reason_names[rc], rc);
+			    cli_reason_names[rc], rc);
 	}
 	X509_CRL_get0_signature(crl, &sig, &alg);
 	printf("    Signature Algorithm: %s\n", an);
@@ -1706,15 +1363,15 @@ cmd_crl_inspect(int argc, char **argv)
 		{ "ca", required_argument, NULL, 'c' },
 		{ "issuer", required_argument, NULL, 'c' },
 		{ "insecure", no_argument, NULL, 'I' },
-		{ "root", required_argument, NULL, 'R' },
-		{ "roots", required_argument, NULL, 'R' },
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "ca-config", required_argument, NULL, 'g' },
-		{ "home", required_argument, NULL, 'H' },
+		{ "root", required_argument, NULL, CLI_OPT_ROOT },
+		{ "roots", required_argument, NULL, CLI_OPT_ROOT },
+		{ "ca-url", required_argument, NULL, CLI_OPT_URL },
+		{ "ca-config", required_argument, NULL, CLI_OPT_CONFIG },
+		{ "home", required_argument, NULL, CLI_OPT_HOME },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct where	 w;
+	struct cli_where w;
 	struct crl_check ck = { 0 };
 	const char	*format = "text", *issuer = NULL, *src = NULL;
 	char		 url[600], *data = NULL, *out = NULL;
@@ -1729,14 +1386,12 @@ cmd_crl_inspect(int argc, char **argv)
 	memset(&w, 0, sizeof(w));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (cli_where_opt(&w, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'F': format = optarg; break;
 		case 'c': issuer = optarg; break;
 		case 'I': insecure = 1; break;
-		case 'R': w.root = optarg; break;
-		case 'u': w.url = optarg; break;
-		case 'g': w.config = optarg; break;
-		case 'H': w.home = optarg; break;
 		case 'h': fputs(crl_usage, stdout); return 0;
 		default: fputs(crl_usage, stderr); return 2;
 		}
@@ -1750,13 +1405,13 @@ cmd_crl_inspect(int argc, char **argv)
 	}
 	src = optind == argc - 1 ? argv[optind] : NULL;
 	if (src == NULL) {
-		if (where_load(&w, 0) == -1)
+		if (cli_where_load(&w, 0) == -1)
 			goto out;
 		snprintf(url, sizeof(url), "%s/1.0/crl", w.url);
 		src = url;
 	}
 	if (strncmp(src, "https://", 8) == 0) {
-		if (w.root == NULL && where_load(&w, 0) == -1)
+		if (w.root == NULL && cli_where_load(&w, 0) == -1)
 			goto out;
 		data = fetch(src, w.root, &n);
 	} else if (strncmp(src, "http://", 7) == 0)
@@ -1819,6 +1474,6 @@ out:
 	free(data);
 	X509_CRL_free(crl);
 	certs_free(first, cas);
-	where_free(&w);
+	cli_where_free(&w);
 	return rc;
 }

@@ -17,8 +17,6 @@
  * reads) or in OpenSSH's own format when that is not encrypted (its
  * encryption needs bcrypt_pbkdf, which OpenSSL does not have).
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -37,7 +35,6 @@
 #include <openssl/param_build.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 
 #include "appliance/config.h"
 #include "policy/jose.h"
@@ -50,158 +47,6 @@
 #define MAX_SETS	16		/* ssh config --set */
 #define KRL_MAGIC	"SSHKRL\n"	/* and its NUL: 8 bytes */
 
-/* ---- where the CA is ---- */
-
-struct where {
-	const char	*home, *config, *url, *root;
-	struct ca_config cfg;
-	int		 loaded;
-	char		 confbuf[PATH_MAX];
-	char		 urlbuf[512];
-};
-
-/*
- * Fills in --ca-url and --root from ca.json when they are missing (or
- * always, with need_config); a plain http:// URL needs no root. The URL
- * loses any trailing '/'.
- */
-static int
-where_load(struct where *w, int need_config)
-{
-	char		 err[512];
-	const char	*p, *d;
-	size_t		 n;
-	int		 plain = w->url != NULL &&
-	    strncmp(w->url, "http://", 7) == 0;
-
-	if (need_config || w->url == NULL || (w->root == NULL && !plain)) {
-		if (w->config == NULL) {
-			snprintf(w->confbuf, sizeof(w->confbuf), "%s",
-			    cli_path(cli_home(w->home), "config/ca.json"));
-			w->config = w->confbuf;
-		}
-		if (config_load(w->config, &w->cfg, err, sizeof(err)) == -1) {
-			cli_err("%s%s", err, need_config ? "" :
-			    " (or give --ca-url and --root)");
-			return -1;
-		}
-		w->loaded = 1;
-		if (w->root == NULL)
-			w->root = w->cfg.root;
-		if (w->url == NULL) {
-			d = w->cfg.dns[0];
-			p = strrchr(w->cfg.address, ':');
-			snprintf(w->urlbuf, sizeof(w->urlbuf),
-			    "https://%s%s%s%s", strchr(d, ':') ? "[" : "", d,
-			    strchr(d, ':') ? "]" : "", p ? p : "");
-			w->url = w->urlbuf;
-		}
-	}
-	if (w->url != w->urlbuf) {
-		if (strlen(w->url) >= sizeof(w->urlbuf)) {
-			cli_err("--ca-url is too long");
-			return -1;
-		}
-		snprintf(w->urlbuf, sizeof(w->urlbuf), "%s", w->url);
-		w->url = w->urlbuf;
-	}
-	n = strlen(w->urlbuf);
-	while (n > 0 && w->urlbuf[n - 1] == '/')
-		w->urlbuf[--n] = '\0';
-	return 0;
-}
-
-static void
-where_free(struct where *w)
-{
-	if (w->loaded)
-		config_free(&w->cfg);
-	w->loaded = 0;
-}
-
-/* ---- base64, secrets ---- */
-
-static char *
-b64_encode(const uint8_t *p, size_t n)
-{
-	char	*s;
-
-	if (n > SSH_MAX_BLOB * 4 || (s = malloc(4 * ((n + 2) / 3) + 1)) ==
-	    NULL)
-		return NULL;
-	EVP_EncodeBlock((unsigned char *)s, p, (int)n);
-	return s;
-}
-
-/* Standard padded base64, as Go's []byte in JSON; "" is empty. */
-static uint8_t *
-b64_decode(const char *s, size_t *len)
-{
-	size_t	 n = strlen(s), pad;
-	uint8_t	*out;
-	int	 k;
-
-	if (n % 4 != 0 || n > (size_t)1 << 24)
-		return NULL;
-	if ((out = malloc(n / 4 * 3 + 1)) == NULL)
-		return NULL;
-	if (n == 0) {
-		*len = 0;
-		return out;
-	}
-	pad = (s[n - 1] == '=') + (s[n - 2] == '=');
-	if ((k = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n)) <
-	    (int)pad) {
-		free(out);
-		return NULL;
-	}
-	*len = (size_t)k - pad;
-	return out;
-}
-
-struct secret {
-	char	*p;
-	size_t	 n;		/* the password: the file's first line */
-	size_t	 cap;		/* what to wipe */
-};
-
-static int
-secret_read(const char *path, struct secret *s)
-{
-	size_t	 n;
-
-	memset(s, 0, sizeof(*s));
-	if ((s->p = cli_read_file(path, &n)) == NULL) {
-		cli_err("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	s->cap = n + 1;
-	s->n = strcspn(s->p, "\r\n");
-	return 0;
-}
-
-static void
-secret_free(struct secret *s)
-{
-	if (s->p != NULL) {
-		OPENSSL_cleanse(s->p, s->cap);
-		free(s->p);
-	}
-	memset(s, 0, sizeof(*s));
-}
-
-static int
-pw_cb(char *buf, int size, int rwflag, void *u)
-{
-	const struct secret *s = u;
-
-	(void)rwflag;
-	if (s->n > (size_t)size)
-		return -1;
-	memcpy(buf, s->p, s->n);
-	return (int)s->n;
-}
-
 /* ---- public keys and certificates ---- */
 
 static int
@@ -212,10 +57,8 @@ read_pub(const char *path, struct ssh_key *k)
 	int	 rc;
 
 	memset(k, 0, sizeof(*k));
-	if ((text = cli_read_file(path, &n)) == NULL) {
-		cli_err("%s: %s", path, strerror(errno));
+	if ((text = cli_slurp(path, &n)) == NULL)
 		return -1;
-	}
 	if ((rc = ssh_key_from_text(text, n, k, why, sizeof(why))) == -1)
 		cli_err("%s: not an OpenSSH public key (%s)", path,
 		    strstr(text, "-cert-v01@openssh.com") ? "it is a "
@@ -233,10 +76,8 @@ read_cert(const char *path, struct ssh_cert *c)
 	int	 rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((text = cli_read_file(path, &n)) == NULL) {
-		cli_err("%s: %s", path, strerror(errno));
+	if ((text = cli_slurp(path, &n)) == NULL)
 		return -1;
-	}
 	if ((rc = ssh_cert_from_text(text, n, c, why, sizeof(why))) == -1)
 		cli_err("%s: not an OpenSSH certificate (%s)", path, why);
 	else if ((rc = ssh_cert_verify(c, why, sizeof(why))) == -1) {
@@ -559,23 +400,20 @@ openssh_private(const char *path, const char *text)
  * when given, else OpenSSL asks), or OpenSSH's format unencrypted.
  */
 static EVP_PKEY *
-read_private(const char *path, struct secret *pw)
+read_private(const char *path, struct cli_secret *pw)
 {
 	EVP_PKEY	*k = NULL;
 	BIO		*b;
 	char		*text;
 	size_t		 n;
 
-	if ((text = cli_read_file(path, &n)) == NULL) {
-		cli_err("%s: %s", path, strerror(errno));
+	if ((text = cli_slurp(path, &n)) == NULL)
 		return NULL;
-	}
 	if (strstr(text, OPENSSH_BEGIN) != NULL)
 		k = openssh_private(path, text);
 	else {
 		if ((b = BIO_new_mem_buf(text, (int)n)) != NULL)
-			k = PEM_read_bio_PrivateKey(b, NULL, pw && pw->p ?
-			    pw_cb : NULL, pw && pw->p ? pw : NULL);
+			k = cli_pem_key(b, pw);
 		BIO_free(b);
 		if (k == NULL)
 			cli_err("%s: not a private key (PEM, PKCS#8 or "
@@ -593,16 +431,16 @@ static int
 cert_and_key(const char *certpath, const char *keypath, const char *pwfile,
     struct ssh_cert *c, EVP_PKEY **key)
 {
-	struct secret	 pw;
+	struct cli_secret pw;
 
 	memset(&pw, 0, sizeof(pw));
 	*key = NULL;
 	if (read_cert(certpath, c) == -1)
 		return -1;
-	if ((pwfile != NULL && secret_read(pwfile, &pw) == -1) ||
+	if ((pwfile != NULL && cli_secret_read(pwfile, &pw) == -1) ||
 	    (*key = read_private(keypath, &pw)) == NULL)
 		goto bad;
-	secret_free(&pw);
+	cli_secret_free(&pw);
 	if (EVP_PKEY_eq(*key, c->key.pkey) != 1) {
 		ERR_clear_error();
 		cli_err("%s is not the key of the certificate in %s", keypath,
@@ -611,7 +449,7 @@ cert_and_key(const char *certpath, const char *keypath, const char *pwfile,
 	}
 	return 0;
 bad:
-	secret_free(&pw);
+	cli_secret_free(&pw);
 	EVP_PKEY_free(*key);
 	*key = NULL;
 	ssh_cert_free(c);
@@ -620,19 +458,6 @@ bad:
 }
 
 /* ---- answers ---- */
-
-static void
-refused(const char *what, int status, const char *resp)
-{
-	cJSON		*o = cJSON_Parse(resp);
-	const cJSON	*m = o ? cJSON_GetObjectItemCaseSensitive(o,
-	    "message") : NULL;
-
-	cli_err("the CA refused the %s (HTTP %d): %s", what, status,
-	    cJSON_IsString(m) ? m->valuestring : *resp ? resp :
-	    "(no message)");
-	cJSON_Delete(o);
-}
 
 /*
  * The certificate of a 201 {"crt": base64 wire} answer, checked: its
@@ -653,12 +478,12 @@ answer_cert(const char *what, int status, const char *resp,
 
 	memset(c, 0, sizeof(*c));
 	if (status != 201 || (o = cJSON_Parse(resp)) == NULL) {
-		refused(what, status, resp);
+		cli_refused(what, status, resp);
 		cJSON_Delete(o);
 		return -1;
 	}
 	crt = cJSON_GetObjectItemCaseSensitive(o, "crt");
-	if (!cJSON_IsString(crt) || (blob = b64_decode(crt->valuestring,
+	if (!cJSON_IsString(crt) || (blob = cli_b64_decode(crt->valuestring,
 	    &n)) == NULL)
 		goto bad;
 	if (ssh_cert_from_blob(blob, n, c, w, sizeof(w)) == -1 ||
@@ -688,19 +513,6 @@ bad:
 	free(blob);
 	cJSON_Delete(o);
 	return -1;
-}
-
-/* -1 (reported) when path exists and may not be overwritten. */
-static int
-may_write(const char *path, int force)
-{
-	struct stat	 st;
-
-	if (!force && stat(path, &st) == 0) {
-		cli_err("%s exists: use --force to overwrite it", path);
-		return -1;
-	}
-	return 0;
 }
 
 /* The certificate as a -cert.pub line, written whole or not at all. */
@@ -754,7 +566,7 @@ describe(const char *path, const struct ssh_cert *c)
 
 /* The CA key ca.json names for this type, when it is readable. */
 static int
-configured_ca(const struct where *w, uint32_t type, struct ssh_key *k)
+configured_ca(const struct cli_where *w, uint32_t type, struct ssh_key *k)
 {
 	const char	*path;
 	char		 why[128], *text;
@@ -773,30 +585,11 @@ configured_ca(const struct where *w, uint32_t type, struct ssh_key *k)
 	return rc;
 }
 
-/* One POST of a JSON body; -1 reported. */
-static int
-post(struct where *w, const char *path, cJSON *req, int *status,
-    char **resp)
-{
-	struct cli_req	 q = { .method = "POST", .path = path };
-	char		*body;
-	int		 rc;
-
-	if ((body = cJSON_PrintUnformatted(req)) == NULL) {
-		cli_err("out of memory");
-		return -1;
-	}
-	q.body = body;
-	rc = cli_http(w->url, w->root, &q, status, resp, NULL);
-	free(body);
-	return rc;
-}
-
 /* ---- SSHPOP ---- */
 
 /* --provisioner, else the only SSHPOP provisioner of ca.json, "sshpop". */
 static const char *
-sshpop_issuer(const struct where *w, const char *name)
+sshpop_issuer(const struct cli_where *w, const char *name)
 {
 	const cJSON	*p, *t, *n;
 	const char	*found = NULL;
@@ -833,30 +626,17 @@ static char *
 sshpop_token(const char *url, const char *aud, const char *iss,
     const struct ssh_cert *c, EVP_PKEY *key)
 {
-	char		 jti[65], audbuf[600], sub[24], *payload = NULL;
+	char		 audbuf[600], sub[24], *payload = NULL;
 	char		*tok = NULL, *pop = NULL;
-	unsigned char	 rnd[32];
 	cJSON		*claims = NULL, *hdr = NULL;
 	time_t		 now = time(NULL);
-	int		 i;
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		goto bad;
-	for (i = 0; i < 32; i++)
-		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(audbuf, sizeof(audbuf), "%s/1.0/ssh/%s", url, aud);
 	snprintf(sub, sizeof(sub), "%llu", (unsigned long long)c->serial);
-	if ((pop = b64_encode(c->raw, c->rawlen)) == NULL ||
-	    (claims = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(claims, "aud", audbuf) == NULL ||
-	    cJSON_AddNumberToObject(claims, "exp", (double)(now +
-	    TOKEN_LIFETIME)) == NULL ||
-	    cJSON_AddNumberToObject(claims, "iat", (double)now) == NULL ||
-	    cJSON_AddStringToObject(claims, "iss", iss) == NULL ||
-	    cJSON_AddStringToObject(claims, "jti", jti) == NULL ||
-	    cJSON_AddNumberToObject(claims, "nbf", (double)now) == NULL ||
-	    cJSON_AddStringToObject(claims, "sub", *c->key_id &&
-	    strcmp(aud, "revoke") != 0 ? c->key_id : sub) == NULL ||
+	if ((pop = cli_b64_encode(c->raw, c->rawlen)) == NULL ||
+	    (claims = cli_claims(audbuf, iss, *c->key_id &&
+	    strcmp(aud, "revoke") != 0 ? c->key_id : sub, now, now,
+	    now + TOKEN_LIFETIME)) == NULL ||
 	    (hdr = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(hdr, "typ", "JWT") == NULL ||
 	    cJSON_AddStringToObject(hdr, "sshpop", pop) == NULL ||
@@ -946,10 +726,7 @@ cmd_ssh_certificate(int argc, char **argv)
 		{ "kid", required_argument, NULL, 'K' },
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "provisioner-password-file", required_argument, NULL, 'p' },
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "root", required_argument, NULL, 'R' },
-		{ "ca-config", required_argument, NULL, 'g' },
-		{ "home", required_argument, NULL, 'h' + 256 },
+		CLI_WHERE_OPTIONS,
 		{ "force", no_argument, NULL, 'f' },
 		{ "sign", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
@@ -958,7 +735,7 @@ cmd_ssh_certificate(int argc, char **argv)
 	const char	*principals[MAX_PRINCIPALS], *keyid, *pubpath;
 	const char	*out = NULL, *token = NULL, *nbf = NULL, *naf = NULL;
 	struct cli_tokreq tq = { .aud = "ssh/sign", .ssh = 1 };
-	struct where	 w;
+	struct cli_where w;
 	struct ssh_key	 pub, ca;
 	struct ssh_cert	 c;
 	char		 outbuf[PATH_MAX], local[256], *tok = NULL;
@@ -974,6 +751,8 @@ cmd_ssh_certificate(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "n:fh", opts, NULL)) != -1) {
+		if (cli_where_opt(&w, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'n':
 			if (np == MAX_PRINCIPALS) {
@@ -991,10 +770,6 @@ cmd_ssh_certificate(int argc, char **argv)
 		case 'i': tq.issuer = optarg; break;
 		case 'K': tq.kid = optarg; break;
 		case 'p': tq.pwfile = optarg; break;
-		case 'u': w.url = optarg; break;
-		case 'R': w.root = optarg; break;
-		case 'g': w.config = optarg; break;
-		case 'h' + 256: w.home = optarg; break;
 		case 'f': force = 1; break;
 		case 's': break;
 		case 'h': fputs(certificate_usage, stdout); return 0;
@@ -1034,8 +809,9 @@ cmd_ssh_certificate(int argc, char **argv)
 			return 1;
 		out = outbuf;
 	}
-	if (read_pub(pubpath, &pub) == -1 || may_write(out, force) == -1 ||
-	    where_load(&w, token == NULL) == -1)
+	if (read_pub(pubpath, &pub) == -1 || cli_may_write(out, force) == -1 ||
+	    cli_where_load(&w, CLI_WHERE_PLAIN |
+	    (token == NULL ? CLI_WHERE_CONFIG : 0)) == -1)
 		goto out;
 	if (token == NULL) {
 		tq.home = w.home;
@@ -1052,7 +828,7 @@ cmd_ssh_certificate(int argc, char **argv)
 			goto out;
 		token = tok;
 	}
-	if ((b64 = b64_encode(pub.blob, pub.bloblen)) == NULL ||
+	if ((b64 = cli_b64_encode(pub.blob, pub.bloblen)) == NULL ||
 	    (req = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(req, "publicKey", b64) == NULL ||
 	    cJSON_AddStringToObject(req, "ott", token) == NULL ||
@@ -1072,7 +848,8 @@ cmd_ssh_certificate(int argc, char **argv)
 			cli_err("out of memory");
 			goto out;
 		}
-	if (post(&w, "/1.0/ssh/sign", req, &status, &resp) == -1)
+	if (cli_post_json(&w, "/1.0/ssh/sign", req, NULL, &status, &resp) ==
+	    -1)
 		goto out;
 	have_ca = configured_ca(&w, host ? SSH_CERT_HOST : SSH_CERT_USER,
 	    &ca) == 0;
@@ -1090,7 +867,7 @@ out:
 	free(b64);
 	free(resp);
 	free(tok);
-	where_free(&w);
+	cli_where_free(&w);
 	return rc;
 }
 
@@ -1172,10 +949,7 @@ renew_or_rekey(int argc, char **argv, int rekey)
 		{ "key-password-file", required_argument, NULL, 'P' },
 		{ "provisioner", required_argument, NULL, 'i' },
 		{ "issuer", required_argument, NULL, 'i' },
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "root", required_argument, NULL, 'R' },
-		{ "ca-config", required_argument, NULL, 'g' },
-		{ "home", required_argument, NULL, 'H' },
+		CLI_WHERE_OPTIONS,
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1184,15 +958,14 @@ renew_or_rekey(int argc, char **argv, int rekey)
 	const char	*what = rekey ? "rekey" : "renewal";
 	const char	*certpath, *keypath, *out = NULL, *pwfile = NULL;
 	const char	*prov = NULL, *iss;
-	struct where	 w;
+	struct cli_where w;
 	struct ssh_cert	 old, c;
 	struct ssh_key	 newpub;
 	EVP_PKEY	*key = NULL;
 	char		 outbuf[PATH_MAX], *tok = NULL, *resp = NULL;
 	char		*b64 = NULL;
 	cJSON		*req = NULL;
-	mode_t		 mode = 0644;
-	struct stat	 st;
+	int		 mode = 0644;
 	int		 ch, force = 0, status, rc = 1;
 
 	memset(&w, 0, sizeof(w));
@@ -1201,14 +974,12 @@ renew_or_rekey(int argc, char **argv, int rekey)
 	memset(&newpub, 0, sizeof(newpub));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		if (cli_where_opt(&w, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'o': out = optarg; break;
 		case 'P': pwfile = optarg; break;
 		case 'i': prov = optarg; break;
-		case 'u': w.url = optarg; break;
-		case 'R': w.root = optarg; break;
-		case 'g': w.config = optarg; break;
-		case 'H': w.home = optarg; break;
 		case 'f': force = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
@@ -1241,23 +1012,24 @@ renew_or_rekey(int argc, char **argv, int rekey)
 	}
 	if (rekey && read_pub(argv[optind + 2], &newpub) == -1)
 		goto out;
-	if (out != NULL && may_write(out, force) == -1)
+	if (out != NULL && cli_may_write(out, force) == -1)
 		goto out;
 	if (out == NULL)
-		mode = stat(certpath, &st) == 0 ? (st.st_mode & 0777) : 0644;
-	if (where_load(&w, 0) == -1 || (iss = sshpop_issuer(&w, prov)) ==
-	    NULL || (tok = sshpop_token(w.url, rekey ? "rekey" : "renew", iss,
-	    &old, key)) == NULL)
+		mode = cli_mode_of(certpath, 0644);
+	if (cli_where_load(&w, CLI_WHERE_PLAIN) == -1 ||
+	    (iss = sshpop_issuer(&w, prov)) == NULL ||
+	    (tok = sshpop_token(w.url, rekey ? "rekey" : "renew", iss, &old,
+	    key)) == NULL)
 		goto out;
 	if ((req = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(req, "ott", tok) == NULL ||
-	    (rekey && ((b64 = b64_encode(newpub.blob, newpub.bloblen)) ==
+	    (rekey && ((b64 = cli_b64_encode(newpub.blob, newpub.bloblen)) ==
 	    NULL || cJSON_AddStringToObject(req, "publicKey", b64) == NULL))) {
 		cli_err("out of memory");
 		goto out;
 	}
-	if (post(&w, rekey ? "/1.0/ssh/rekey" : "/1.0/ssh/renew", req,
-	    &status, &resp) == -1 ||
+	if (cli_post_json(&w, rekey ? "/1.0/ssh/rekey" : "/1.0/ssh/renew", req,
+	    NULL, &status, &resp) == -1 ||
 	    answer_cert(what, status, resp, rekey ? &newpub : &old.key,
 	    SSH_CERT_HOST, &old.ca, &c) == -1 ||
 	    save_cert(out ? out : certpath, &c, rekey ? newpub.comment :
@@ -1274,7 +1046,7 @@ out:
 	free(b64);
 	free(tok);
 	free(resp);
-	where_free(&w);
+	cli_where_free(&w);
 	return rc;
 }
 
@@ -1339,30 +1111,6 @@ static const char revoke_usage[] =
 "  p11ca ssh revoke 6094727913284011315 --reasonCode keyCompromise\n"
 "  p11ca ssh revoke --cert id_ecdsa-cert.pub --key id_ecdsa\n";
 
-static const char *const reason_names[] = {
-	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
-	"superseded", "cessationOfOperation", "certificateHold", NULL,
-	"removeFromCRL", "privilegeWithdrawn", "aACompromise",
-};
-#define NREASONS	(int)(sizeof(reason_names) / sizeof(reason_names[0]))
-
-static int
-reason_code(const char *s)
-{
-	char	*end;
-	long	 v;
-	int	 i;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (end != s && *end == '\0' && errno == 0)
-		return v >= 0 && v < NREASONS && reason_names[v] ? (int)v : -1;
-	for (i = 0; i < NREASONS; i++)
-		if (reason_names[i] && strcasecmp(s, reason_names[i]) == 0)
-			return i;
-	return -1;
-}
-
 /* A 64-bit serial, decimal or 0x-hexadecimal, not 0. */
 static int
 parse_serial(const char *s, uint64_t *v)
@@ -1386,71 +1134,38 @@ int
 cmd_ssh_revoke(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "cert", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "key-password-file", required_argument, NULL, 'P' },
-		{ "token", required_argument, NULL, 't' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "reasonCode", required_argument, NULL, 'C' },
-		{ "reason-code", required_argument, NULL, 'C' },
-		{ "issuer", required_argument, NULL, 'i' },
-		{ "provisioner", required_argument, NULL, 'i' },
-		{ "kid", required_argument, NULL, 'K' },
-		{ "password-file", required_argument, NULL, 'p' },
-		{ "provisioner-password-file", required_argument, NULL, 'p' },
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "root", required_argument, NULL, 'R' },
-		{ "ca-config", required_argument, NULL, 'g' },
-		{ "home", required_argument, NULL, 'H' },
+		CLI_REVOKE_OPTIONS,
+		CLI_WHERE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_tokreq tq = { .aud = "ssh/revoke" };
-	struct where	 w;
+	struct cli_where w;
 	struct ssh_cert	 c;
-	const char	*crt = NULL, *keypath = NULL, *kpwfile = NULL;
-	const char	*token = NULL, *reason = NULL, *prov = NULL, *iss;
+	struct cli_revoke r = { 0 };
+	const char	*iss;
 	char		 serial[24], *tok = NULL, *resp = NULL;
-	cJSON		*req = NULL, *o = NULL;
-	const cJSON	*st;
+	cJSON		*req = NULL;
 	EVP_PKEY	*key = NULL;
 	uint64_t	 sn = 0;
-	int		 ch, code = 0, status, rc = 1;
+	int		 ch, taken, status, rc = 1;
 
 	memset(&w, 0, sizeof(w));
 	memset(&c, 0, sizeof(c));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (cli_where_opt(&w, ch, optarg))
+			continue;
+		if ((taken = cli_revoke_opt(&r, &tq, ch, optarg)) == -1)
+			return 2;
+		if (taken)
+			continue;
 		switch (ch) {
-		case 'c': crt = optarg; break;
-		case 'k': keypath = optarg; break;
-		case 'P': kpwfile = optarg; break;
-		case 't': token = optarg; break;
-		case 'r': reason = optarg; break;
-		case 'C':
-			if ((code = reason_code(optarg)) == -1) {
-				cli_err("--reasonCode %s: not an RFC 5280 "
-				    "reason (0-10 but 7, or a name)", optarg);
-				return 2;
-			}
-			break;
-		case 'i': prov = optarg; break;
-		case 'K': tq.kid = optarg; break;
-		case 'p': tq.pwfile = optarg; break;
-		case 'u': w.url = optarg; break;
-		case 'R': w.root = optarg; break;
-		case 'g': w.config = optarg; break;
-		case 'H': w.home = optarg; break;
 		case 'h': fputs(revoke_usage, stdout); return 0;
 		default: fputs(revoke_usage, stderr); return 2;
 		}
 	}
-	if (optind < argc - 1 || (optind == argc && crt == NULL) ||
-	    (crt == NULL) != (keypath == NULL) || (crt && token)) {
-		if ((crt == NULL) != (keypath == NULL))
-			cli_err("--cert and --key go together");
-		else if (crt && token)
-			cli_err("--token or --cert/--key, not both");
+	if (cli_revoke_args(&r, argc) == -1) {
 		fputs(revoke_usage, stderr);
 		return 2;
 	}
@@ -1459,61 +1174,46 @@ cmd_ssh_revoke(int argc, char **argv)
 		    "0x; 64 bits, not 0)", argv[optind]);
 		return 2;
 	}
-	if (crt != NULL) {
-		if (cert_and_key(crt, keypath, kpwfile, &c, &key) == -1)
+	if (r.crt != NULL) {
+		if (cert_and_key(r.crt, r.keypath, r.kpwfile, &c, &key) == -1)
 			goto out;
 		if (sn != 0 && sn != c.serial) {
 			cli_err("%s is not the serial number of the "
-			    "certificate in %s (%llu)", argv[optind], crt,
+			    "certificate in %s (%llu)", argv[optind], r.crt,
 			    (unsigned long long)c.serial);
 			goto out;
 		}
 		sn = c.serial;
 		if (ssh_cert_valid_at(&c, (uint64_t)time(NULL)) == -1) {
 			cli_err("%s is not valid now: revoke it with a token "
-			    "(p11ca ssh revoke SERIAL)", crt);
+			    "(p11ca ssh revoke SERIAL)", r.crt);
 			goto out;
 		}
 	}
 	snprintf(serial, sizeof(serial), "%llu", (unsigned long long)sn);
-	if (where_load(&w, 0) == -1)
+	if (cli_where_load(&w, CLI_WHERE_PLAIN) == -1)
 		goto out;
-	if (crt != NULL) {
-		if ((iss = sshpop_issuer(&w, prov)) == NULL ||
+	if (r.crt != NULL) {
+		if ((iss = sshpop_issuer(&w, tq.issuer)) == NULL ||
 		    (tok = sshpop_token(w.url, "revoke", iss, &c, key)) ==
 		    NULL)
 			goto out;
-		token = tok;
-	} else if (token == NULL) {
+		r.token = tok;
+	} else if (r.token == NULL) {
 		tq.home = w.home;
 		tq.config = w.config;
 		tq.url = w.url;
 		tq.root = w.root;
 		tq.subject = serial;
-		tq.issuer = prov;
 		if ((tok = cli_mint_token(&tq)) == NULL)
 			goto out;
-		token = tok;
+		r.token = tok;
 	}
-	if ((req = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(req, "serial", serial) == NULL ||
-	    cJSON_AddStringToObject(req, "ott", token) == NULL ||
-	    cJSON_AddNumberToObject(req, "reasonCode", code) == NULL ||
-	    (reason && cJSON_AddStringToObject(req, "reason", reason) ==
-	    NULL) ||
-	    cJSON_AddTrueToObject(req, "passive") == NULL) {
-		cli_err("out of memory");
+	if ((req = cli_revoke_req(&r, serial)) == NULL)
 		goto out;
-	}
-	if (post(&w, "/1.0/ssh/revoke", req, &status, &resp) == -1)
+	if (cli_post_json(&w, "/1.0/ssh/revoke", req, NULL, &status, &resp) ==
+	    -1 || cli_answer_ok("revocation", status, resp) == -1)
 		goto out;
-	o = cJSON_Parse(resp);
-	st = o ? cJSON_GetObjectItemCaseSensitive(o, "status") : NULL;
-	if (status != 200 || !cJSON_IsString(st) ||
-	    strcmp(st->valuestring, "ok") != 0) {
-		refused("revocation", status, resp);
-		goto out;
-	}
 	printf("SSH certificate with serial number %s has been revoked.\n",
 	    serial);
 	rc = 0;
@@ -1521,10 +1221,9 @@ out:
 	ssh_cert_free(&c);
 	EVP_PKEY_free(key);
 	cJSON_Delete(req);
-	cJSON_Delete(o);
 	free(tok);
 	free(resp);
-	where_free(&w);
+	cli_where_free(&w);
 	return rc;
 }
 
@@ -1567,7 +1266,7 @@ static const char config_usage[] =
 
 /* GET /ssh/roots or /ssh/federation: the keys of one member as lines. */
 static int
-print_roots(struct where *w, int federation, const char *member)
+print_roots(struct cli_where *w, int federation, const char *member)
 {
 	struct cli_req	 q = { .method = "GET", .path = federation ?
 	    "/1.0/ssh/federation" : "/1.0/ssh/roots" };
@@ -1584,7 +1283,7 @@ print_roots(struct where *w, int federation, const char *member)
 	if (cli_http(w->url, w->root, &q, &status, &resp, NULL) == -1)
 		return -1;
 	if (status != 200 || (o = cJSON_Parse(resp)) == NULL) {
-		refused("request for its SSH keys", status, resp);
+		cli_refused("request for its SSH keys", status, resp);
 		goto out;
 	}
 	arr = cJSON_GetObjectItemCaseSensitive(o, member);
@@ -1594,8 +1293,8 @@ print_roots(struct where *w, int federation, const char *member)
 		goto out;
 	}
 	cJSON_ArrayForEach(it, arr) {
-		if (!cJSON_IsString(it) || (blob = b64_decode(it->valuestring,
-		    &n)) == NULL) {
+		if (!cJSON_IsString(it) ||
+		    (blob = cli_b64_decode(it->valuestring, &n)) == NULL) {
 			cli_err("the CA's answer holds a malformed %s", member);
 			goto out;
 		}
@@ -1649,7 +1348,7 @@ print_templates(const char *resp, const char *member, const char *only)
 		comment = cJSON_GetObjectItemCaseSensitive(t, "comment");
 		content = cJSON_GetObjectItemCaseSensitive(t, "content");
 		if (!cJSON_IsString(name) || !cJSON_IsString(content) ||
-		    (text = b64_decode(content->valuestring, &n)) == NULL) {
+		    (text = cli_b64_decode(content->valuestring, &n)) == NULL) {
 			cli_err("the CA's answer holds a malformed template");
 			goto out;
 		}
@@ -1696,14 +1395,11 @@ cmd_ssh_config(int argc, char **argv)
 		{ "federation", no_argument, NULL, 'F' },
 		{ "template", required_argument, NULL, 't' },
 		{ "set", required_argument, NULL, 's' },
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "root", required_argument, NULL, 'R' },
-		{ "ca-config", required_argument, NULL, 'g' },
-		{ "home", required_argument, NULL, 'H' },
+		CLI_WHERE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct where	 w;
+	struct cli_where w;
 	const char	*sets[MAX_SETS], *only = NULL, *eq;
 	char		 name[64], *resp = NULL;
 	cJSON		*req = NULL, *data;
@@ -1713,6 +1409,8 @@ cmd_ssh_config(int argc, char **argv)
 	memset(&w, 0, sizeof(w));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (cli_where_opt(&w, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'U': user = 1; break;
 		case 'S': host = 1; break;
@@ -1729,10 +1427,6 @@ cmd_ssh_config(int argc, char **argv)
 			}
 			sets[nsets++] = optarg;
 			break;
-		case 'u': w.url = optarg; break;
-		case 'R': w.root = optarg; break;
-		case 'g': w.config = optarg; break;
-		case 'H': w.home = optarg; break;
 		case 'h': fputs(config_usage, stdout); return 0;
 		default: fputs(config_usage, stderr); return 2;
 		}
@@ -1747,7 +1441,7 @@ cmd_ssh_config(int argc, char **argv)
 		fputs(config_usage, stderr);
 		return 2;
 	}
-	if (where_load(&w, 0) == -1)
+	if (cli_where_load(&w, CLI_WHERE_PLAIN) == -1)
 		goto out;
 	if (roots || fed) {
 		rc = print_roots(&w, fed, host ? "userKey" : "hostKey") == -1;
@@ -1765,10 +1459,11 @@ cmd_ssh_config(int argc, char **argv)
 		if (cJSON_AddStringToObject(data, name, eq + 1) == NULL)
 			goto oom;
 	}
-	if (post(&w, "/1.0/ssh/config", req, &status, &resp) == -1)
+	if (cli_post_json(&w, "/1.0/ssh/config", req, NULL, &status,
+	    &resp) == -1)
 		goto out;
 	if (status != 200) {
-		refused("configuration request", status, resp);
+		cli_refused("configuration request", status, resp);
 		goto out;
 	}
 	rc = print_templates(resp, host ? "hostTemplates" : "userTemplates",
@@ -1779,7 +1474,7 @@ oom:
 out:
 	cJSON_Delete(req);
 	free(resp);
-	where_free(&w);
+	cli_where_free(&w);
 	return rc;
 }
 
@@ -1819,16 +1514,13 @@ cmd_ssh_krl(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "output-file", required_argument, NULL, 'o' },
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "root", required_argument, NULL, 'R' },
-		{ "ca-config", required_argument, NULL, 'g' },
-		{ "home", required_argument, NULL, 'H' },
+		CLI_WHERE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_req	 q = { .method = "GET", .path = "/1.0/ssh/krl",
 	    .accept = "application/octet-stream", .plain_ok = 1 };
-	struct where	 w;
+	struct cli_where w;
 	const char	*out = NULL;
 	char		*resp = NULL;
 	size_t		 n;
@@ -1837,12 +1529,10 @@ cmd_ssh_krl(int argc, char **argv)
 	memset(&w, 0, sizeof(w));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		if (cli_where_opt(&w, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'o': out = optarg; break;
-		case 'u': w.url = optarg; break;
-		case 'R': w.root = optarg; break;
-		case 'g': w.config = optarg; break;
-		case 'H': w.home = optarg; break;
 		case 'h': fputs(krl_usage, stdout); return 0;
 		default: fputs(krl_usage, stderr); return 2;
 		}
@@ -1856,11 +1546,11 @@ cmd_ssh_krl(int argc, char **argv)
 		    "standard output");
 		return 2;
 	}
-	if (where_load(&w, 0) == -1 ||
+	if (cli_where_load(&w, CLI_WHERE_PLAIN) == -1 ||
 	    cli_http(w.url, w.root, &q, &status, &resp, &n) == -1)
 		goto out;
 	if (status != 200) {
-		refused("request for its KRL", status, resp);
+		cli_refused("request for its KRL", status, resp);
 		goto out;
 	}
 	/* "SSHKRL\n\0", format version 1 (PROTOCOL.krl). */
@@ -1882,6 +1572,6 @@ cmd_ssh_krl(int argc, char **argv)
 	rc = 0;
 out:
 	free(resp);
-	where_free(&w);
+	cli_where_free(&w);
 	return rc;
 }
