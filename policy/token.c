@@ -438,6 +438,43 @@ check_claims(const char *compact, const cJSON *claims, enum token_aud aud,
 	return 0;
 }
 
+/*
+ * The signature by key, then the claims, read from the verified bytes
+ * only (re-parsed, which keeps that obvious), and the start-time rule:
+ * 0 with *claims (the caller's to delete), or -1 with *reason.
+ */
+static int
+verified(const char *compact, EVP_PKEY *key, enum token_aud aud,
+    const struct token_policy *pol, struct token *t, cJSON **claims,
+    const char **reason)
+{
+	uint8_t *pl = NULL;
+	size_t pllen = 0;
+	int jrc;
+
+	*claims = NULL;
+	if ((jrc = jose_jws_verify(compact, key, NULL, NULL, NULL, &pl,
+	    &pllen)) != JOSE_OK) {
+		*reason = jrc == JOSE_ERR_ALG ? "alg does not fit the key" :
+		    "bad signature";
+		return -1;
+	}
+	*claims = jose_json_parse(pl, pllen);
+	free(pl);
+	if (*claims == NULL) {
+		*reason = "malformed claims";
+		return -1;
+	}
+	if (check_claims(compact, *claims, aud, pol, t, reason) == -1)
+		return -1;
+	if (pol->started != 0 && t->iat != 0 && t->iat < pol->started) {
+		*reason = "token issued before the bootstrap of certificate "
+		    "authority";
+		return -1;
+	}
+	return 0;
+}
+
 int
 token_verify(const char *compact, enum token_aud aud,
     const struct token_policy *pol, struct token *t, char *why,
@@ -447,8 +484,6 @@ token_verify(const char *compact, enum token_aud aud,
 	const cJSON *kid, *iss;
 	const struct provisioner *prov;
 	const char *reason = "invalid token";
-	uint8_t *pl = NULL;
-	size_t pllen = 0;
 	int rc = -1, jrc;
 
 	if (t == NULL)
@@ -479,27 +514,8 @@ token_verify(const char *compact, enum token_aud aud,
 		goto out;
 	}
 	/* 3. The key decides which algs are acceptable; jose checks that. */
-	if ((jrc = jose_jws_verify(compact, prov->key, NULL, NULL, NULL, &pl,
-	    &pllen)) != JOSE_OK) {
-		reason = jrc == JOSE_ERR_ALG ? "alg does not fit the key" :
-		    "bad signature";
+	if (verified(compact, prov->key, aud, pol, t, &claims, &reason) == -1)
 		goto out;
-	}
-	/*
-	 * From here only the verified bytes are read. They are the bytes
-	 * parsed above, but re-parsing them keeps that obvious.
-	 */
-	if ((claims = jose_json_parse(pl, pllen)) == NULL) {
-		reason = "malformed claims";
-		goto out;
-	}
-	if (check_claims(compact, claims, aud, pol, t, &reason) == -1)
-		goto out;
-	if (pol->started != 0 && t->iat != 0 && t->iat < pol->started) {
-		reason = "token issued before the bootstrap of certificate "
-		    "authority";
-		goto out;
-	}
 	t->prov = prov;
 	memcpy(t->iss, prov->name, sizeof(t->iss));
 	rc = 0;
@@ -507,7 +523,6 @@ out:
 	cJSON_Delete(hdr);
 	cJSON_Delete(unv);
 	cJSON_Delete(claims);
-	free(pl);
 	if (rc == -1) {
 		token_free(t);
 		return fail(why, whysz, reason);
@@ -577,8 +592,6 @@ token_verify_x5c(const char *compact, enum token_aud aud,
 	const char *reason = "invalid token";
 	X509 *x = NULL;
 	EVP_PKEY *ipub;
-	uint8_t *pl = NULL;
-	size_t pllen = 0;
 	char cn[256];
 	time_t now;
 	int rc = -1, jrc, insecure = 0, n;
@@ -617,23 +630,9 @@ token_verify_x5c(const char *compact, enum token_aud aud,
 		reason = "x5c certificate not valid now";
 		goto out;
 	}
-	if ((jrc = jose_jws_verify(compact, X509_get0_pubkey(x), NULL, NULL,
-	    NULL, &pl, &pllen)) != JOSE_OK) {
-		reason = jrc == JOSE_ERR_ALG ? "alg does not fit the key" :
-		    "bad signature";
+	if (verified(compact, X509_get0_pubkey(x), aud, pol, t, &claims,
+	    &reason) == -1)
 		goto out;
-	}
-	if ((claims = jose_json_parse(pl, pllen)) == NULL) {
-		reason = "malformed claims";
-		goto out;
-	}
-	if (check_claims(compact, claims, aud, pol, t, &reason) == -1)
-		goto out;
-	if (pol->started != 0 && t->iat != 0 && t->iat < pol->started) {
-		reason = "token issued before the bootstrap of certificate "
-		    "authority";
-		goto out;
-	}
 	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
 	    cn, sizeof(cn));
 	if (n <= 0 || strcmp(cn, t->sub) != 0) {
@@ -651,7 +650,6 @@ out:
 	cJSON_Delete(hdr);
 	cJSON_Delete(unv);
 	cJSON_Delete(claims);
-	free(pl);
 	if (rc == -1) {
 		token_free(t);
 		return fail(why, whysz, reason);
@@ -671,8 +669,8 @@ token_verify_sshpop(const char *compact, enum token_aud aud,
 	const cJSON *pop, *iss;
 	const struct provisioner *prov;
 	const char *reason = "invalid token";
-	uint8_t *pl = NULL, *blob = NULL;
-	size_t pllen = 0, bloblen;
+	uint8_t *blob = NULL;
+	size_t bloblen;
 	char w[128];
 	int rc = -1, jrc, i;
 
@@ -721,23 +719,9 @@ token_verify_sshpop(const char *compact, enum token_aud aud,
 		reason = "sshpop certificate not valid now";
 		goto out;
 	}
-	if ((jrc = jose_jws_verify(compact, cert->key.pkey, NULL, NULL, NULL,
-	    &pl, &pllen)) != JOSE_OK) {
-		reason = jrc == JOSE_ERR_ALG ? "alg does not fit the key" :
-		    "bad signature";
+	if (verified(compact, cert->key.pkey, aud, pol, t, &claims,
+	    &reason) == -1)
 		goto out;
-	}
-	if ((claims = jose_json_parse(pl, pllen)) == NULL) {
-		reason = "malformed claims";
-		goto out;
-	}
-	if (check_claims(compact, claims, aud, pol, t, &reason) == -1)
-		goto out;
-	if (pol->started != 0 && t->iat != 0 && t->iat < pol->started) {
-		reason = "token issued before the bootstrap of certificate "
-		    "authority";
-		goto out;
-	}
 	t->prov = prov;
 	memcpy(t->iss, prov->name, sizeof(t->iss));
 	rc = 0;
@@ -745,7 +729,6 @@ out:
 	cJSON_Delete(hdr);
 	cJSON_Delete(unv);
 	cJSON_Delete(claims);
-	free(pl);
 	free(blob);
 	if (rc == -1) {
 		token_free(t);
