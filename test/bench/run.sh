@@ -36,8 +36,12 @@ port_free() {
 }
 port=$(( 20000 + $$ % 20000 ))
 until port_free "$port"; do port=$((port + 1)); done
+plain=$((port + 1))
+until port_free "$plain"; do plain=$((plain + 1)); done
 home=$tmp/api
+# As make run sets it up: CDP and AIA in every certificate, SSH keys.
 "$B/p11ca" init --home "$home" --create-token --address "127.0.0.1:$port" \
+    --insecure-address "127.0.0.1:$plain" --ssh \
     --name "bench api" >"$tmp/init-api.log" 2>&1 ||
     { cat "$tmp/init-api.log"; exit 1; }
 "$B/p11ca-signer" -c "$home/config/signer.conf" 2>"$tmp/signer-api.log" &
