@@ -366,6 +366,46 @@ parse(struct ctx *c, const char *what, const char *s, const uint8_t *p,
 	return 0;
 }
 
+/*
+ * 1 when extensions (the [3] TLV) hold an extKeyUsage naming
+ * id-kp-OCSPSigning, or cannot be read far enough to tell.
+ */
+static int
+ocsp_signing(const struct der_tlv *x)
+{
+	static const uint8_t	 eku[] = { 0x06, 0x03, 0x55, 0x1d, 0x25 };
+	static const uint8_t	 kp[] = { 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05,
+	    0x05, 0x07, 0x03, 0x09 };
+	struct der		 d, e, v, l;
+	struct der_tlv		 t, oid, val;
+
+	if (x->raw == NULL)
+		return 0;
+	if (der_enter(x, &d) == -1 || der_expect(&d, DER_SEQUENCE, &t) ==
+	    -1 || der_enter(&t, &e) == -1)
+		return 1;
+	while (!der_done(&e)) {
+		if (der_expect(&e, DER_SEQUENCE, &t) == -1 ||
+		    der_enter(&t, &v) == -1 ||
+		    der_expect(&v, DER_OID, &oid) == -1)
+			return 1;
+		if (!der_eq(oid.raw, oid.rawlen, eku, sizeof(eku)))
+			continue;
+		if (der_opt(&v, DER_BOOLEAN, &val) == -1 ||
+		    der_expect(&v, DER_OCTETSTRING, &val) == -1)
+			return 1;
+		der_init(&l, val.val, val.len);
+		if (der_expect(&l, DER_SEQUENCE, &t) == -1 ||
+		    der_enter(&t, &l) == -1)
+			return 1;
+		while (!der_done(&l))
+			if (der_expect(&l, DER_OID, &oid) == -1 ||
+			    der_eq(oid.raw, oid.rawlen, kp, sizeof(kp)))
+				return 1;
+	}
+	return 0;
+}
+
 static int
 check_cert(struct ctx *c, const uint8_t *p, size_t n)
 {
@@ -400,6 +440,15 @@ check_cert(struct ctx *c, const uint8_t *p, size_t n)
 		    "certificate");
 	if (!root && SAME(sub, k->subject, k->subjectlen))
 		return refuse(c->gi, "subject is the CA's own name");
+	/*
+	 * A delegated OCSP responder speaks for the CA: only the signer's
+	 * own ocsp key may be one, never a key the front end brings.
+	 */
+	if (!root && ocsp_signing(SLOT(c, 'X')) &&
+	    (k->ocsp_spki == NULL || !SAME(SLOT(c, 'K'), k->ocsp_spki,
+	    k->ocsp_spkilen)))
+		return refuse(c->gi, "an OCSP signing certificate is only for "
+		    "the signer's own ocsp key");
 	if (nb < k->not_before || na > k->not_after)
 		return refuse(c->gi, "validity is outside the CA's validity");
 	return 0;

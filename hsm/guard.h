@@ -34,6 +34,12 @@ struct guard_key {
 	/* SSH role: the public key in SSH wire form (string type, ...). */
 	const uint8_t	*sshpub;
 	size_t		 sshpublen;
+	/*
+	 * Issuing role: the SPKI of the signer's own ocsp-role key, the one
+	 * key an id-kp-OCSPSigning certificate may be for; NULL: none may.
+	 */
+	const uint8_t	*ocsp_spki;
+	size_t		 ocsp_spkilen;
 };
 
 /* What the guard learned, for the audit record. */

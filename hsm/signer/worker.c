@@ -214,6 +214,15 @@ setup(const char *pin, char *err, size_t errsz)
 		w->g.sshpublen = b.len;
 		pbuf_free(&b);
 	}
+	/* The issuing keys may certify the ocsp key, and no other, for OCSP. */
+	for (i = 0; i < conf->nkeys && conf->keys[i].role != ROLE_OCSP; i++)
+		;
+	if (i < conf->nkeys)
+		for (w = wkeys; w < wkeys + conf->nkeys; w++)
+			if (w->g.role == ROLE_ISSUING) {
+				w->g.ocsp_spki = wkeys[i].pk->spki;
+				w->g.ocsp_spkilen = wkeys[i].pk->spkilen;
+			}
 	return 0;
 }
 

@@ -4,6 +4,7 @@ OCSP answers and nothing else; p11ca-api has the intermediate issue it an
 id-kp-OCSPSigning certificate with id-pkix-ocsp-nocheck and answers OCSP
 with it. Checked with stock `openssl ocsp`, python3-cryptography and the
 signer's own wire protocol."""
+import datetime
 import subprocess
 import time
 
@@ -124,5 +125,45 @@ def test_signer_lets_the_ocsp_key_sign_nothing_else(ca):
         for kind in ("x509", "crl", "ssh"):
             r = s.sign("ocsp", kind, "ecdsa-sha256", tbs)
             assert r.status == E_REFUSED, (kind, r.status)
+    finally:
+        s.close()
+
+
+def _ocsp_tbs(inter, public_key):
+    """A TBSCertificate naming the intermediate as issuer, for OCSP
+    signing, of public_key (signed by a throwaway key: only the TBS is
+    sent to the signer)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    throwaway = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(
+                x509.NameOID.COMMON_NAME, "forged responder")]))
+            .issuer_name(inter.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+            .sign(throwaway, hashes.SHA256()))
+    return cert.tbs_certificate_bytes
+
+
+def test_signer_certifies_only_its_own_ocsp_key(ca):
+    """A compromised front end cannot make the intermediate vouch for an
+    OCSP responder key of its own: the guard allows id-kp-OCSPSigning only
+    for the signer's ocsp key."""
+    inter = x509.load_pem_x509_certificate(ca.inter_pem.read_bytes())
+    s = Signer(str(ca.home / "run" / "signer.sock"))
+    try:
+        mine = ec.generate_private_key(ec.SECP256R1()).public_key()
+        r = s.sign("intermediate", "x509", "ecdsa-sha256",
+                   _ocsp_tbs(inter, mine))
+        assert r.status == E_REFUSED, r.status
+        assert "ocsp key" in r.message
+        own = serialization.load_der_public_key(s.public_key("ocsp").spki)
+        r = s.sign("intermediate", "x509", "ecdsa-sha256",
+                   _ocsp_tbs(inter, own))
+        assert r.status == 0, r.message
     finally:
         s.close()

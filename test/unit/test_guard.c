@@ -362,6 +362,58 @@ test_cert_good(void **state)
 	OPENSSL_free(p);
 }
 
+/*
+ * An id-kp-OCSPSigning certificate makes its key a responder for the CA:
+ * the issuing key signs one only for the signer's own ocsp key.
+ */
+static void
+test_cert_ocsp_signing(void **state)
+{
+	static const char both[] = "\x30\x14"
+	    "\x06\x08\x2b\x06\x01\x05\x05\x07\x03\x01"
+	    "\x06\x08\x2b\x06\x01\x05\x05\x07\x03\x09";
+	static const char server[] = "\x30\x0a"
+	    "\x06\x08\x2b\x06\x01\x05\x05\x07\x03\x01";
+	struct guard_info	 gi;
+	struct guard_key	 k = kiss;
+	struct copt		 o = leaf();
+	uint8_t			*p, *leaf_spki;
+	size_t			 n, leaf_spkilen;
+
+	(void)state;
+	leaf_spki = spki_der(leaf_pkey, &leaf_spkilen);
+	o.rawnid = NID_ext_key_usage;
+	o.raw = both;
+	o.rawlen = sizeof(both) - 1;
+	p = mkcert(&o, &n);
+	refused(&kiss, KIND_X509_TBS, ALG_ECDSA_SHA256, p, n, &gi,
+	    "only for the signer's own ocsp key");
+	k.ocsp_spki = other_spki;
+	k.ocsp_spkilen = other_spkilen;
+	refused(&k, KIND_X509_TBS, ALG_ECDSA_SHA256, p, n, &gi,
+	    "only for the signer's own ocsp key");
+	k.ocsp_spki = leaf_spki;
+	k.ocsp_spkilen = leaf_spkilen;
+	assert_int_equal(check(&k, KIND_X509_TBS, ALG_ECDSA_SHA256, p, n,
+	    &gi), 0);
+	OPENSSL_free(p);
+	/* Other purposes are any key's. */
+	o.raw = server;
+	o.rawlen = sizeof(server) - 1;
+	p = mkcert(&o, &n);
+	assert_int_equal(check(&kiss, KIND_X509_TBS, ALG_ECDSA_SHA256, p, n,
+	    &gi), 0);
+	OPENSSL_free(p);
+	/* An extKeyUsage that cannot be read counts as OCSP signing. */
+	o.raw = "\x30\x03\x04\x01\x00";
+	o.rawlen = 5;
+	p = mkcert(&o, &n);
+	refused(&kiss, KIND_X509_TBS, ALG_ECDSA_SHA256, p, n, &gi,
+	    "only for the signer's own ocsp key");
+	OPENSSL_free(p);
+	OPENSSL_free(leaf_spki);
+}
+
 static void
 test_cert_issuer(void **state)
 {
@@ -1845,6 +1897,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cert_good),
 		cmocka_unit_test(test_cert_issuer),
+		cmocka_unit_test(test_cert_ocsp_signing),
 		cmocka_unit_test(test_cert_ca),
 		cmocka_unit_test(test_cert_dup_ext),
 		cmocka_unit_test(test_cert_limits),
