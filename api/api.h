@@ -29,6 +29,18 @@ struct token_policy;
 struct store_cert;
 struct ocsp_cache;
 struct ssh_key;
+struct workpool;
+
+/*
+ * The provisioners in force. A reload puts in a new set; the old one is
+ * freed once the last request that checks its token against it (on a
+ * workpool thread, x509.c) has ended.
+ */
+struct provset {
+	struct provisioner	*p;
+	int			 n;
+	int			 refs;	/* the api's, plus one per such request */
+};
 
 #define API_VERSION	"0.1.0"
 #define API_MAX_BODY	(1 << 20)	/* JSON 413 above this */
@@ -46,8 +58,8 @@ struct api {
 	size_t			 inter_subjectlen, inter_spkilen;
 	uint8_t			 alg;		/* ALG_* of the issuing key */
 	time_t			 inter_not_after;
-	struct provisioner	*provs;
-	int			 nprovs;
+	struct provset		*provs;
+	struct workpool		*pool;		/* token and CSR checks */
 	struct store		*store;
 	struct signer_link	*link;
 	time_t			 started;	/* tokens with an earlier iat: 401 */
@@ -124,6 +136,14 @@ void	sign_req_free(struct sign_req *r);
 int	sign_authorize(const struct sign_req *r, const struct token *t,
 	    time_t now, time_t ca_not_after, time_t *nb, time_t *na, char *why,
 	    size_t whysz);
+
+/*
+ * provisioners.c: a set of np with the api's reference (NULL, np freed,
+ * without memory); a reference to the set in force; the end of one.
+ */
+struct provset *provset_new(struct provisioner *np, int nn);
+struct provset *provset_hold(struct api *a);
+void	provset_release(struct provset *s);
 
 /* The token policy of this CA, now. */
 void	api_policy(const struct api *a, struct token_policy *pol);

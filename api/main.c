@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "api/signer_link.h"
+#include "api/workpool.h"
 #include "appliance/store.h"
 #include "policy/provisioner.h"
 
@@ -128,10 +129,11 @@ on_reload(evutil_socket_t sig, short ev, void *arg)
 {
 	struct api		*a = arg;
 	struct ca_config	 nc;
-	struct provisioner	*np = NULL, *op;
+	struct provisioner	*np = NULL;
+	struct provset		*ns;
 	cJSON			*oj;
 	char			 err[512];
-	int			 nn = 0, on;
+	int			 nn = 0;
 
 	(void)sig, (void)ev;
 	memset(&nc, 0, sizeof(nc));
@@ -141,25 +143,24 @@ on_reload(evutil_socket_t sig, short ev, void *arg)
 		return;
 	}
 	if (provisioners_load(cJSON_GetObjectItemCaseSensitive(nc.json,
-	    "authority"), &np, &nn, err, sizeof(err)) == -1) {
+	    "authority"), &np, &nn, err, sizeof(err)) == -1 ||
+	    (ns = provset_new(np, nn)) == NULL) {
 		fprintf(stderr, "p11ca-api: reload refused, keeping the running "
-		    "configuration: %s: %s\n", a->cfg.path, err);
+		    "configuration: %s: %s\n", a->cfg.path, np == NULL ? err :
+		    "out of memory");
 		config_free(&nc);
 		return;
 	}
 	log_unreloaded(&a->cfg, &nc);
 	oj = a->cfg.json;
-	op = a->provs;
-	on = a->nprovs;
 	a->cfg.json = nc.json;
 	a->cfg.provisioners = nc.provisioners;
-	a->provs = np;
-	a->nprovs = nn;
+	provset_release(a->provs);	/* freed when its last request ends */
+	a->provs = ns;
 	if (boot_json == NULL)
 		boot_json = oj;
 	else
 		cJSON_Delete(oj);
-	provisioners_free(op, on);
 	fprintf(stderr, "p11ca-api: reloaded %s: %d provisioner%s\n",
 	    a->cfg.path, nn, nn == 1 ? "" : "s");
 }
@@ -216,6 +217,25 @@ issued_at_check(const struct ca_config *c)
 	    "disableIssuedAtCheck"));
 }
 
+/*
+ * epoll with a changelist: an event added and deleted within one loop
+ * turn (a response's write interest, once it has gone out) costs no
+ * epoll_ctl at all.
+ */
+static struct event_base *
+new_base(void)
+{
+	struct event_config	*ec;
+	struct event_base	*b;
+
+	if ((ec = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	b = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return b;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -228,8 +248,9 @@ main(int argc, char **argv)
 	struct event	*s1 = NULL, *s2 = NULL, *s3 = NULL, *renew = NULL;
 	struct timeval	 renew_tv = { 0, 0 };
 	char		 path[4096], err[512];
+	struct provisioner *np = NULL;
 	const char	*cfg = NULL, *h;
-	int		 ch, rc = 1;
+	int		 ch, nn = 0, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -260,10 +281,14 @@ main(int argc, char **argv)
 	a.started = time(NULL);
 	if (config_load(cfg, &a.cfg, err, sizeof(err)) == -1 ||
 	    provisioners_load(cJSON_GetObjectItemCaseSensitive(a.cfg.json,
-	    "authority"), &a.provs, &a.nprovs, err, sizeof(err)) == -1 ||
+	    "authority"), &np, &nn, err, sizeof(err)) == -1 ||
+	    (a.provs = provset_new(np, nn)) == NULL ||
 	    ssh_start(&a, err, sizeof(err)) == -1 ||
 	    tls_setup(&a, err, sizeof(err)) == -1 ||
-	    (a.base = event_base_new()) == NULL ||
+	    (a.base = new_base()) == NULL ||
+	    (a.pool = workpool_new(a.base, a.cfg.verify_threads < 0 ?
+	    workpool_default_threads() : a.cfg.verify_threads, err,
+	    sizeof(err))) == NULL ||
 	    (a.store = store_open(a.cfg.db, a.base, err, sizeof(err))) ==
 	    NULL ||
 	    (a.link = link_new(a.base, a.cfg.signer_socket)) == NULL ||
@@ -308,6 +333,8 @@ out:
 		event_free(s3);
 	if (renew)
 		event_free(renew);
+	/* First: what it hands on, it hands to the parts still alive. */
+	workpool_free(a.pool);
 	ocsp_stop(&a);
 	crl_stop(&a);
 	ssh_stop(&a);
@@ -315,7 +342,7 @@ out:
 	link_free(a.link);
 	if (a.store)
 		store_close(a.store);
-	provisioners_free(a.provs, a.nprovs);
+	provset_release(a.provs);
 	free(a.inter_subject);
 	free(a.inter_spki);
 	if (a.base)

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "api/api.h"
+#include "policy/provisioner.h"
 
 /* An opaque cursor: step clients only hand it back. */
 static void
@@ -115,4 +116,34 @@ h_encrypted_key(struct api *a, struct evhttp_request *req, const char *rest)
 		return;
 	}
 	reply_error(req, 404, "provisioner not found or has no encrypted key");
+}
+
+/* A set holding np, with the api's reference; NULL (np freed) if no memory. */
+struct provset *
+provset_new(struct provisioner *np, int nn)
+{
+	struct provset	*s;
+
+	if ((s = malloc(sizeof(*s))) == NULL) {
+		provisioners_free(np, nn);
+		return NULL;
+	}
+	*s = (struct provset){ .p = np, .n = nn, .refs = 1 };
+	return s;
+}
+
+struct provset *
+provset_hold(struct api *a)
+{
+	a->provs->refs++;
+	return a->provs;
+}
+
+void
+provset_release(struct provset *s)
+{
+	if (s == NULL || --s->refs > 0)
+		return;
+	provisioners_free(s->p, s->n);
+	free(s);
 }

@@ -127,8 +127,8 @@ reissue(struct api *a, struct evhttp_request *req, X509 *leaf,
 	have = why == NULL;
 	if (why == NULL && rec.revoked_at != 0)
 		why = "certificate revoked";
-	else if (why == NULL && (p = provisioner_named(a->provs,
-	    a->nprovs, PROV_JWK, rec.provisioner)) == NULL)
+	else if (why == NULL && (p = provisioner_named(a->provs->p,
+	    a->provs->n, PROV_JWK, rec.provisioner)) == NULL)
 		why = "provisioner of the certificate not found";
 	else if (why == NULL && p->claims.disable_renewal)
 		why = "renew is disabled for this provisioner";

@@ -1,12 +1,13 @@
 /*
  * x509.c — POST /sign: a CSR and a one-time token in, a certificate out.
  *
- *	parse -> verify the token (policy/token.c) -> reserve its jti ->
- *	check the CSR against it -> profile and TBS -> signer (async) ->
- *	store (async, group commit) -> 201
+ *	parse the body and CSR, verify the token (policy/token.c) (both on
+ *	the workpool) -> reserve its jti -> check the CSR against it ->
+ *	profile and TBS -> signer (async) -> store (async, group commit) ->
+ *	201
  *
- * The event loop never waits: the signer and the store answer through
- * callbacks. A request that fails before its certificate is stored gives
+ * The event loop never waits: the workpool, the signer and the store
+ * answer through callbacks. A request that fails before its certificate is stored gives
  * its jti back, so the token can be retried. Messages follow step-ca's.
  */
 #include <arpa/inet.h>
@@ -24,6 +25,7 @@
 
 #include "api/api.h"
 #include "api/signer_link.h"
+#include "api/workpool.h"
 #include "appliance/store.h"
 #include "hsm/proto.h"
 #include "policy/csr.h"
@@ -164,7 +166,7 @@ on_signed(int status, const uint8_t *sig, size_t siglen, const char *msg,
 void
 api_policy(const struct api *a, struct token_policy *pol)
 {
-	*pol = (struct token_policy){ .provs = a->provs, .nprovs = a->nprovs,
+	*pol = (struct token_policy){ .provs = a->provs->p, .nprovs = a->provs->n,
 	    .dns = (const char *const *)a->cfg.dns, .ndns = a->cfg.ndns,
 	    .root_fp = a->root_fp, .max_lifetime = a->cfg.max_token_life, .now = time(NULL),
 	    .started = a->started, .issuer = a->inter };
@@ -475,13 +477,57 @@ sign_authorize(const struct sign_req *r, const struct token *t, time_t now,
 	return 0;
 }
 
-void
-h_sign(struct api *a, struct evhttp_request *req, const char *rest)
-{
-	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+/*
+ * A /sign request while its token and CSR are checked: the two signature
+ * verifies are most of the front end's CPU per certificate, so they run
+ * on the workpool, and the loop goes on with other connections.
+ */
+struct sign_check {
+	struct api		*a;
+	struct evhttp_request	*req;
+	struct provset		*provs;		/* held: pol points into it */
 	struct token_policy	 pol;
-	struct token		 t;
+	char			*body;
+	size_t			 bodylen;
 	struct sign_req		 r;
+	struct token		 t;
+	int			 status;	/* 0, or 400/401 with w */
+	char			 w[512];
+};
+
+static void
+check_free(struct sign_check *c)
+{
+	token_free(&c->t);
+	sign_req_free(&c->r);
+	free(c->body);
+	provset_release(c->provs);
+	free(c);
+}
+
+/* On a workpool thread: pure functions of c only. */
+static void
+sign_check(void *arg)
+{
+	struct sign_check	*c = arg;
+
+	if ((c->status = sign_parse(c->body, c->bodylen, &c->r, c->w,
+	    sizeof(c->w))) != 0)
+		return;
+	if (token_verify(c->r.ott, AUD_SIGN, &c->pol, &c->t, c->w,
+	    sizeof(c->w)) == -1)
+		c->status = 401;
+}
+
+/* Back on the loop: reserve the jti, apply the token, build, sign. */
+static void
+sign_checked(void *arg, int cancelled)
+{
+	struct sign_check	*c = arg;
+	struct api		*a = c->a;
+	struct evhttp_request	*req = c->req;
+	struct token		*t = &c->t;
+	struct sign_req		*r = &c->r;
 	struct tbs_profile	 pr;
 	struct store_cert	 sc;
 	struct pbuf		 ext, subj, tbs;
@@ -490,24 +536,25 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	time_t			 nb, na;
 	int			 k, reserved = 0;
 
-	(void)rest;
-	api_policy(a, &pol);
-	memset(&t, 0, sizeof(t));
 	pbuf_init(&ext);
 	pbuf_init(&subj);
 	pbuf_init(&tbs);
-	if (sign_parse((const char *)evbuffer_pullup(in, -1),
-	    evbuffer_get_length(in), &r, w, sizeof(w)) != 0) {
-		reply_bad_request(req, w);
+	if (cancelled) {
+		reply_error(req, 503, "The certificate authority is shutting "
+		    "down; try again.");
 		goto out;
 	}
-	if (token_verify(r.ott, AUD_SIGN, &pol, &t, w, sizeof(w)) == -1) {
-		fprintf(stderr, "p11ca-api: sign: token refused: %s\n", w);
+	if (c->status == 400) {
+		reply_bad_request(req, c->w);
+		goto out;
+	}
+	if (c->status != 0) {
+		fprintf(stderr, "p11ca-api: sign: token refused: %s\n", c->w);
 		reply_error(req, 401, api_unauthorized);
 		goto out;
 	}
 	/* Recorded only now, after the signature verified (step-ca: before). */
-	if ((k = store_jti_reserve(a->store, t.jti)) != 0) {
+	if ((k = store_jti_reserve(a->store, t->jti)) != 0) {
 		fprintf(stderr, "p11ca-api: sign: token %s\n", k == 1 ?
 		    "already used" : "cannot be recorded");
 		reply_error(req, k == 1 ? 401 : 500, k == 1 ? api_unauthorized :
@@ -515,7 +562,7 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 		goto out;
 	}
 	reserved = 1;
-	if (sign_authorize(&r, &t, pol.now, a->inter_not_after, &nb, &na, w,
+	if (sign_authorize(r, t, c->pol.now, a->inter_not_after, &nb, &na, w,
 	    sizeof(w)) != 0) {
 		reply_forbidden(req, w);
 		goto out;
@@ -523,31 +570,31 @@ h_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	memset(&sc, 0, sizeof(sc));
 	if (x509_serial(serial, sc.serial) == -1)
 		goto oom;
-	if (cn_name(&subj, t.sub) == -1 ||
-	    tbs_ext_san(&ext, (const char *const *)t.sans, t.nsans) == -1 ||
+	if (cn_name(&subj, t->sub) == -1 ||
+	    tbs_ext_san(&ext, (const char *const *)t->sans, t->nsans) == -1 ||
 	    tbs_ext_eku(&ext, EKU_SERVER_AUTH | EKU_CLIENT_AUTH) == -1 ||
-	    prov_ext(&ext, t.prov) == -1 ||
+	    prov_ext(&ext, t->prov) == -1 ||
 	    pbuf_add(&ext, a->revext.data, a->revext.len) == -1)
 		goto oom;
 	pr = (struct tbs_profile){ .serial = serial, .seriallen = 16,
 	    .alg = a->alg, .issuer = a->inter_subject,
 	    .issuerlen = a->inter_subjectlen, .not_before = nb,
 	    .not_after = na, .subject = subj.data, .subjectlen = subj.len,
-	    .spki = r.csr.spki, .spkilen = r.csr.spkilen, .ca = 0,
+	    .spki = r->csr.spki, .spkilen = r->csr.spkilen, .ca = 0,
 	    .pathlen = -1, .keyusage = TBS_KU_DIGITAL_SIGNATURE |
-	    (r.csr.keytype == KEYTYPE_RSA ?
+	    (r->csr.keytype == KEYTYPE_RSA ?
 	    TBS_KU_KEY_ENCIPHERMENT : 0), .aki_spki = a->inter_spki,
 	    .aki_spkilen = a->inter_spkilen, .extra = ext.data,
 	    .extralen = ext.len };
 	if (tbs_encode(&pr, &tbs) == -1)
 		goto oom;
-	snprintf(sc.jti, sizeof(sc.jti), "%s", t.jti);
-	sc.jti_exp = t.exp;
-	snprintf(sc.subject, sizeof(sc.subject), "CN=%.250s", t.sub);
-	for (k = 0; k < t.nsans; k++)
+	snprintf(sc.jti, sizeof(sc.jti), "%s", t->jti);
+	sc.jti_exp = t->exp;
+	snprintf(sc.subject, sizeof(sc.subject), "CN=%.250s", t->sub);
+	for (k = 0; k < t->nsans; k++)
 		snprintf(sc.sans + strlen(sc.sans), sizeof(sc.sans) -
-		    strlen(sc.sans), "%s%s", k ? "," : "", t.sans[k]);
-	snprintf(sc.provisioner, sizeof(sc.provisioner), "%s", t.prov->name);
+		    strlen(sc.sans), "%s%s", k ? "," : "", t->sans[k]);
+	snprintf(sc.provisioner, sizeof(sc.provisioner), "%s", t->prov->name);
 	sc.not_before = nb;
 	sc.not_after = na;
 	reserved = 0;		/* x509_issue gives it back on failure */
@@ -557,10 +604,34 @@ oom:
 	reply_error(req, 500, "out of memory");
 out:
 	if (reserved)
-		store_jti_release(a->store, t.jti);
+		store_jti_release(a->store, t->jti);
 	pbuf_free(&tbs);
-	token_free(&t);
-	sign_req_free(&r);
 	pbuf_free(&ext);
 	pbuf_free(&subj);
+	check_free(c);
+}
+
+void
+h_sign(struct api *a, struct evhttp_request *req, const char *rest)
+{
+	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	struct sign_check	*c;
+
+	(void)rest;
+	/* The body is copied: the thread must not read libevent's buffers. */
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->body = malloc(evbuffer_get_length(in) + 1)) == NULL) {
+		free(c);
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	c->bodylen = evbuffer_copyout(in, c->body, evbuffer_get_length(in));
+	c->a = a;
+	c->req = req;
+	c->provs = provset_hold(a);
+	api_policy(a, &c->pol);
+	if (workpool_run(a->pool, sign_check, sign_checked, c) == -1) {
+		check_free(c);
+		reply_error(req, 500, "out of memory");
+	}
 }

@@ -78,6 +78,16 @@ revocation(const cJSON *o, struct ca_config *c)
 			return "maxConnections";
 		c->max_conn = (int)v->valuedouble;
 	}
+	/* -1: one per CPU (workpool.h); 0: checks run on the event loop. */
+	v = cJSON_GetObjectItemCaseSensitive(o, "verifyThreads");
+	c->verify_threads = -1;
+	if (v != NULL) {
+		if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+		    v->valuedouble > 16 ||
+		    v->valuedouble != (int)v->valuedouble)
+			return "verifyThreads";
+		c->verify_threads = (int)v->valuedouble;
+	}
 	if (get(o, "insecureAddress", c->insecure_address,
 	    sizeof(c->insecure_address), 0) == -1)
 		return "insecureAddress";

@@ -31,6 +31,7 @@ struct ca_config {
 	char		 tls_key[PATH_MAX];
 	/* Revocation (docs/revocation.md); URLs "" when not configured. */
 	int		 max_conn;		/* maxConnections, 1024 */
+	int		 verify_threads;	/* verifyThreads, -1: auto */
 	long		 max_token_life;	/* authority.maxTokenLifetime, 1h */
 	char		 insecure_address[256];	/* plain HTTP: CRL, OCSP */
 	int		 crl_enabled;		/* crl.enabled, default on */
