@@ -269,12 +269,15 @@ static CK_RV
 find_one(struct p11 *p, CK_OBJECT_CLASS cls, const char *label,
     const uint8_t *id, size_t idlen, CK_OBJECT_HANDLE *h)
 {
-	CK_ATTRIBUTE	 t[3];
+	CK_ATTRIBUTE	 t[4];
 	CK_OBJECT_HANDLE found[2];
+	CK_BBOOL	 on_token = CK_TRUE;
 	CK_ULONG	 n = 0, nt = 0;
 	CK_RV		 rv;
 
 	t[nt++] = (CK_ATTRIBUTE){ CKA_CLASS, &cls, sizeof(cls) };
+	/* Never our own session copies (key_find). */
+	t[nt++] = (CK_ATTRIBUTE){ CKA_TOKEN, &on_token, sizeof(on_token) };
 	if (label)
 		t[nt++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label,
 		    strlen(label) };
@@ -454,6 +457,27 @@ ckr:
 	return -1;
 }
 
+/*
+ * SoftHSM's file store opens, locks and re-reads the key's object file
+ * and the token's generation file on every C_SignInit (14 syscalls): a
+ * session object copy of the key (C_CopyObject with CKA_TOKEN false)
+ * lives in the module's memory and signs without them. The copy never
+ * leaves the token, keeps the original's sensitive and non-extractable
+ * attributes, and ends with the session. A module that refuses to copy
+ * (CKA_COPYABLE false, or no C_CopyObject) signs with the token object.
+ */
+static CK_RV
+session_copy(struct p11 *p, struct p11_key *k)
+{
+	CK_BBOOL	 off = CK_FALSE;
+	CK_ATTRIBUTE	 t = { CKA_TOKEN, &off, sizeof(off) };
+	CK_OBJECT_HANDLE copy;
+
+	if (p->f->C_CopyObject(p->sess, k->handle, &t, 1, &copy) == CKR_OK)
+		k->handle = copy;
+	return CKR_OK;
+}
+
 /* (Re)finds a cached key's private handle; the public half on first use. */
 static CK_RV
 key_find(struct p11 *p, struct p11_key *k, int with_public, char *err,
@@ -466,8 +490,10 @@ key_find(struct p11 *p, struct p11_key *k, int with_public, char *err,
 
 	rv = find_one(p, CKO_PRIVATE_KEY, k->label[0] ? k->label : NULL, k->id,
 	    k->idlen, &k->handle);
-	if (rv != CKR_OK || !with_public)
+	if (rv != CKR_OK)
 		return rv;
+	if (!with_public)
+		return session_copy(p, k);
 	/* Pin the id so the public key and later lookups are unambiguous. */
 	if (k->idlen == 0) {
 		if ((rv = get_attr(p->f, p->sess, k->handle, CKA_ID, id,
@@ -480,7 +506,7 @@ key_find(struct p11 *p, struct p11_key *k, int with_public, char *err,
 		return rv;
 	if (p11_spki(p->f, p->sess, pub, k, err, errsz) == -1)
 		return CKR_FUNCTION_FAILED;
-	return CKR_OK;
+	return session_copy(p, k);
 }
 
 int
