@@ -65,6 +65,8 @@ struct api {
 	time_t			 started;	/* tokens with an earlier iat: 401 */
 	/* CRL distribution point and AIA, encoded once for every leaf. */
 	struct pbuf		 revext;
+	/* inter_pem as a quoted JSON string, for /sign answers (x509.c). */
+	struct pbuf		 inter_json;
 	/* Connections: bounded; the listeners pause at the bound. */
 	struct evhttp		*http_plain;	/* insecureAddress: CRL, OCSP */
 	struct evhttp_bound_socket *bound, *bound_plain;

@@ -343,6 +343,7 @@ out:
 	if (a.store)
 		store_close(a.store);
 	provset_release(a.provs);
+	pbuf_free(&a.inter_json);
 	free(a.inter_subject);
 	free(a.inter_spki);
 	if (a.base)

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,51 @@ static const struct keyalg {
 	/* RFC 8410 3: the parameters MUST be absent. */
 	{ TLV(OID_ED25519), NOTLV, KEYTYPE_ED25519, FAM_ED, 32, NULL },
 };
+
+#define NKEYALGS	(sizeof(keyalgs) / sizeof(keyalgs[0]))
+
+/*
+ * Importing an EC key by group name builds the curve afresh, Montgomery
+ * contexts and all: two thirds of the import. A parameters-only key per
+ * curve, made once, is duplicated instead and given the point
+ * (EVP_PKEY_set1_encoded_public_key checks it is on the curve). Made
+ * under pthread_once: csr_parse runs on the front end's workpool threads.
+ */
+static EVP_PKEY		*curve_keys[NKEYALGS];
+static pthread_once_t	 curves_once = PTHREAD_ONCE_INIT;
+
+static void
+curves_free(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYALGS; i++)
+		EVP_PKEY_free(curve_keys[i]);
+}
+
+static void
+curves_make(void)
+{
+	EVP_PKEY_CTX	*ctx;
+	OSSL_PARAM	 op[2];
+	size_t		 i;
+
+	for (i = 0; i < NKEYALGS; i++) {
+		if (keyalgs[i].fam != FAM_EC)
+			continue;
+		op[0] = OSSL_PARAM_construct_utf8_string(
+		    OSSL_PKEY_PARAM_GROUP_NAME, (char *)keyalgs[i].group, 0);
+		op[1] = OSSL_PARAM_construct_end();
+		if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL)
+			continue;
+		if (EVP_PKEY_fromdata_init(ctx) != 1 ||
+		    EVP_PKEY_fromdata(ctx, &curve_keys[i],
+		    EVP_PKEY_KEY_PARAMETERS, op) != 1)
+			curve_keys[i] = NULL;	/* fromdata() by name, then */
+		EVP_PKEY_CTX_free(ctx);
+	}
+	atexit(curves_free);
+}
 
 /* How a signatureAlgorithm's parameters must look. */
 enum sigparams {
@@ -509,6 +555,19 @@ parse_spki(const struct der_tlv *spki, struct csr *c,
 			return err;
 		break;
 	case FAM_EC:
+		if (pthread_once(&curves_once, curves_make) == 0 &&
+		    curve_keys[ka - keyalgs] != NULL) {
+			if ((*pk = EVP_PKEY_dup(curve_keys[ka - keyalgs])) ==
+			    NULL)
+				return "out of memory";
+			if (EVP_PKEY_set1_encoded_public_key(*pk, key.val + 1,
+			    key.len - 1) != 1) {
+				EVP_PKEY_free(*pk);
+				*pk = NULL;
+				return "invalid public key";
+			}
+			break;
+		}
 		/* OSSL_PARAM's pointers are not const; nothing writes. */
 		op[0] = OSSL_PARAM_construct_utf8_string(
 		    OSSL_PKEY_PARAM_GROUP_NAME, (char *)ka->group, 0);
