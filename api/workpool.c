@@ -6,6 +6,7 @@
  * per wakeup and per read(2), as the store's writer does (store.c).
  */
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +18,8 @@
 #include <unistd.h>
 
 #include "api/workpool.h"
+
+#define WORKPOOL_NICE	5
 
 struct work {
 	work_fn		 fn;
@@ -59,6 +62,12 @@ worker(void *arg)
 	uint64_t	 one = 1;
 	int		 wake;
 
+	/*
+	 * Below the loop, so that a waking loop thread gets a core at once:
+	 * /health and the I/O of every connection wait on it, while a check
+	 * that waits a little only delays its own request. Best effort.
+	 */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKPOOL_NICE);
 	for (;;) {
 		lock(p);
 		while (p->q == NULL && !p->stop)
