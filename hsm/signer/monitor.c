@@ -29,7 +29,7 @@
 
 #define MAX_JOBS	4096
 #define CONN_INFLIGHT	512	/* per connection; then we stop reading it */
-#define SYNC_HZ		1000	/* at most this many fdatasyncs a second */
+#define SYNC_GAP_US	2000	/* pause after a sync of several records */
 
 /* A descriptor with its unparsed input and its unsent output. */
 struct chan {
@@ -474,8 +474,8 @@ reap(void)
 static int
 start_syncer(void)
 {
-	const struct timespec gap = { 0, 1000000000 / SYNC_HZ };
-	uint64_t	 v[64];
+	const struct timespec gap = { 0, SYNC_GAP_US * 1000 };
+	uint64_t	 v[64], last = audit_seq(audit);
 	ssize_t		 r;
 	int		 sv[2];
 	pid_t		 pid;
@@ -496,7 +496,9 @@ start_syncer(void)
 			if (fdatasync(audit_fd(audit)) == -1 ||
 			    write(sv[1], &v[r / 8 - 1], 8) != 8)
 				_exit(1);
-			nanosleep(&gap, NULL);
+			if (v[r / 8 - 1] - last > 1)
+				nanosleep(&gap, NULL);
+			last = v[r / 8 - 1];
 		}
 		_exit(0);
 	}
