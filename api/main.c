@@ -249,6 +249,7 @@ main(int argc, char **argv)
 	struct timeval	 renew_tv = { 0, 0 };
 	char		 path[4096], err[512];
 	struct provisioner *np = NULL;
+	struct store_stats st;
 	const char	*cfg = NULL, *h;
 	int		 ch, nn = 0, rc = 1;
 
@@ -340,8 +341,14 @@ out:
 	ssh_stop(&a);
 	server_close(&a);
 	link_free(a.link);
-	if (a.store)
+	if (a.store) {
+		store_get_stats(a.store, &st);
+		fprintf(stderr, "p11ca-api: store: %llu items in %llu commits "
+		    "(%llu failed)\n", (unsigned long long)(st.certs_ok +
+		    st.certs_failed), (unsigned long long)st.commits,
+		    (unsigned long long)st.certs_failed);
 		store_close(a.store);
+	}
 	provset_release(a.provs);
 	pbuf_free(&a.inter_json);
 	free(a.inter_subject);

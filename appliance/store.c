@@ -48,7 +48,6 @@
 
 #define BUSY_TIMEOUT_MS	5000
 #define CHECKPOINT_PAGES 1000		/* SQLite's own default */
-#define GROUP_GAP_US	2000		/* after a group of several */
 #define STORE_MAX_DER	(1024 * 1024)
 #define JSET_MIN	1024		/* slots; always a power of two */
 
@@ -692,18 +691,6 @@ writer(void *arg)
 		s->dtail = cut;
 		pthread_mutex_unlock(&s->mu);
 		wake(s->efd);
-		/*
-		 * A group of several means certificates arrive faster than
-		 * commits finish: a pause lets the next group grow. Each commit
-		 * costs an fdatasync (about 200 us of CPU on a virtual disk)
-		 * and rewrites the pages its certificates share; a lone
-		 * certificate (a quiet CA) is committed at once.
-		 */
-		if (n > 1) {
-			const struct timespec gap = { 0, GROUP_GAP_US * 1000 };
-
-			nanosleep(&gap, NULL);
-		}
 
 		/*
 		 * PASSIVE: never waits for readers; what it cannot copy now
