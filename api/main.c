@@ -334,21 +334,29 @@ out:
 		event_free(s3);
 	if (renew)
 		event_free(renew);
-	/* First: what it hands on, it hands to the parts still alive. */
+	/*
+	 * Requests still in flight are answered, in pipeline order, while
+	 * everything they touch is alive: the workpool hands its checks on
+	 * (as cancelled), the link fails what the signer has not answered
+	 * and signs no more, the store commits and reports what is queued.
+	 * Only then go the parts their callbacks use, and the connections.
+	 */
 	workpool_free(a.pool);
+	link_shutdown(a.link);
+	if (a.store) {
+		store_get_stats(a.store, &st);
+		store_close(a.store);
+		fprintf(stderr, "p11ca-api: store: %llu items in %llu commits "
+		    "(%llu failed)\n", (unsigned long long)
+		    (st.certs_ok + st.certs_failed),
+		    (unsigned long long)st.commits,
+		    (unsigned long long)st.certs_failed);
+	}
 	ocsp_stop(&a);
 	crl_stop(&a);
 	ssh_stop(&a);
 	server_close(&a);
 	link_free(a.link);
-	if (a.store) {
-		store_get_stats(a.store, &st);
-		fprintf(stderr, "p11ca-api: store: %llu items in %llu commits "
-		    "(%llu failed)\n", (unsigned long long)(st.certs_ok +
-		    st.certs_failed), (unsigned long long)st.commits,
-		    (unsigned long long)st.certs_failed);
-		store_close(a.store);
-	}
 	provset_release(a.provs);
 	pbuf_free(&a.inter_json);
 	free(a.inter_subject);

@@ -37,6 +37,7 @@ struct signer_link {
 	char			 path[108];
 	struct bufferevent	*bev;
 	int			 up;		/* connected */
+	int			 closed;	/* link_shutdown: signs no more */
 	struct event		*tick;
 	struct timeval		 retry_at;
 	uint32_t		 next_id;
@@ -196,11 +197,20 @@ link_new(struct event_base *base, const char *path)
 }
 
 void
+link_shutdown(struct signer_link *l)
+{
+	if (l == NULL || l->closed)
+		return;
+	l->closed = 1;
+	link_drop(l, "front end shutting down");
+}
+
+void
 link_free(struct signer_link *l)
 {
 	if (l == NULL)
 		return;
-	link_drop(l, "front end shutting down");
+	link_shutdown(l);
 	if (l->tick)
 		event_free(l->tick);
 	free(l);
@@ -217,7 +227,7 @@ link_sign(struct signer_link *l, const char *key, uint8_t kind, uint8_t alg,
 	uint32_t	 id;
 	int		 rc;
 
-	if (l->bev == NULL && link_connect(l) == -1)
+	if (l->closed || (l->bev == NULL && link_connect(l) == -1))
 		return -1;
 	id = l->next_id++;
 	if (id == 0)

@@ -18,6 +18,12 @@ typedef void (*link_cb)(int status, const uint8_t *sig, size_t siglen,
     const char *msg, void *arg);
 
 struct signer_link *link_new(struct event_base *base, const char *path);
+/*
+ * Fails every request in flight (their callbacks run now) and refuses
+ * new ones; link_free does the same, then frees. At shutdown the first
+ * comes before the store and the HTTP server close, the second after.
+ */
+void	link_shutdown(struct signer_link *l);
 void	link_free(struct signer_link *l);
 
 /*
