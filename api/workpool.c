@@ -19,7 +19,7 @@
 
 #include "api/workpool.h"
 
-#define WORKPOOL_NICE	5
+#define WORKPOOL_NICE	10
 
 struct work {
 	work_fn		 fn;
