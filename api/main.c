@@ -120,9 +120,9 @@ log_unreloaded(const struct ca_config *o, const struct ca_config *n)
 }
 
 /*
- * SIGHUP. Runs on the event loop, between requests' callbacks, so no
- * handler holds a provisioner pointer across the swap (the signing path
- * copies the name it keeps for later); the old tables can go at once.
+ * SIGHUP. Runs on the event loop. Requests being checked on the workpool
+ * hold a reference to the provisioner set they started with, so the old
+ * set is only released here and goes when the last of them ends.
  */
 static void
 on_reload(evutil_socket_t sig, short ev, void *arg)
@@ -143,13 +143,11 @@ on_reload(evutil_socket_t sig, short ev, void *arg)
 		return;
 	}
 	if (provisioners_load(cJSON_GetObjectItemCaseSensitive(nc.json,
-	    "authority"), &np, &nn, err, sizeof(err)) == -1 ||
-	    (ns = provset_new(np, nn)) == NULL) {
-		fprintf(stderr, "p11ca-api: reload refused, keeping the running "
-		    "configuration: %s: %s\n", a->cfg.path, np == NULL ? err :
-		    "out of memory");
-		config_free(&nc);
-		return;
+	    "authority"), &np, &nn, err, sizeof(err)) == -1)
+		goto refused;
+	if ((ns = provset_new(np, nn)) == NULL) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto refused;
 	}
 	log_unreloaded(&a->cfg, &nc);
 	oj = a->cfg.json;
@@ -163,6 +161,11 @@ on_reload(evutil_socket_t sig, short ev, void *arg)
 		cJSON_Delete(oj);
 	fprintf(stderr, "p11ca-api: reloaded %s: %d provisioner%s\n",
 	    a->cfg.path, nn, nn == 1 ? "" : "s");
+	return;
+refused:
+	fprintf(stderr, "p11ca-api: reload refused, keeping the running "
+	    "configuration: %s: %s\n", a->cfg.path, err);
+	config_free(&nc);
 }
 
 static void
@@ -342,10 +345,10 @@ out:
 	 * Only then go the parts their callbacks use, and the connections.
 	 */
 	workpool_free(a.pool);
+	a.pool = NULL;
 	link_shutdown(a.link);
 	if (a.store) {
-		store_get_stats(a.store, &st);
-		store_close(a.store);
+		store_close_stats(a.store, &st);
 		fprintf(stderr, "p11ca-api: store: %llu items in %llu commits "
 		    "(%llu failed)\n", (unsigned long long)
 		    (st.certs_ok + st.certs_failed),

@@ -73,10 +73,11 @@ worker(void *arg)
 		while (p->q == NULL && !p->stop)
 			if (pthread_cond_wait(&p->cv, &p->mu) != 0)
 				abort();
-		if ((w = p->q) == NULL) {	/* stopping, queue drained */
+		if (p->stop) {		/* what is queued is cancelled unrun */
 			unlock(p);
 			return NULL;
 		}
+		w = p->q;
 		if ((p->q = w->next) == NULL)
 			p->qtail = &p->q;
 		unlock(p);
@@ -243,7 +244,11 @@ workpool_free(struct workpool *p)
 		for (i = 0; i < p->nth; i++)
 			if (pthread_join(p->th[i], NULL) != 0)
 				abort();
+		/* Finished first, then never started: all cancelled. */
 		deliver(take_done(p), 1);
+		deliver(p->q, 1);
+		p->q = NULL;
+		p->qtail = &p->q;
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
 	}

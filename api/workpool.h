@@ -20,7 +20,10 @@
 struct workpool;
 
 typedef void (*work_fn)(void *arg);
-/* cancelled: the pool is being freed; release arg, start nothing new. */
+/*
+ * cancelled: the pool is being freed, and fn may not have run; release
+ * arg, start nothing new.
+ */
 typedef void (*work_done)(void *arg, int cancelled);
 
 struct workpool	*workpool_new(struct event_base *base, int nthreads,
@@ -29,8 +32,10 @@ struct workpool	*workpool_new(struct event_base *base, int nthreads,
 int		 workpool_run(struct workpool *p, work_fn fn, work_done done,
 		    void *arg);
 /*
- * Lets the threads finish what is queued, joins them, then calls every
- * undelivered done with cancelled set. NULL is allowed.
+ * Lets the threads finish the jobs they are running, joins them, then
+ * calls every undelivered done with cancelled set: those whose fn ran,
+ * then those whose fn never will (a shutdown does no more checks than it
+ * must). NULL is allowed.
  */
 void		 workpool_free(struct workpool *p);
 /* The number of threads a pool of "0 = automatic" gets: one per CPU. */

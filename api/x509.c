@@ -81,8 +81,8 @@ pem(const uint8_t *der, size_t n)
 }
 
 /*
- * A PEM text as a quoted JSON string. PEM holds only base64, dashes,
- * spaces and newlines, but anything else is escaped too, as cJSON would.
+ * A PEM text as a quoted JSON string, escaped exactly as cJSON's printer
+ * does (PEM holds only base64, dashes, spaces and newlines, but still).
  */
 static int
 json_str(struct pbuf *b, const char *s)
@@ -102,11 +102,16 @@ json_str(struct pbuf *b, const char *s)
 			return -1;
 		if (!*(s += run))
 			break;
-		if (*s == '\n')
-			rc = pbuf_add(b, "\\n", 2);
-		else if (*s == '"' || *s == '\\')
+		switch (*s) {
+		case '"': case '\\':
 			rc = pbuf_add(b, (const char[]){ '\\', *s }, 2);
-		else {
+			break;
+		case '\b': rc = pbuf_add(b, "\\b", 2); break;
+		case '\f': rc = pbuf_add(b, "\\f", 2); break;
+		case '\n': rc = pbuf_add(b, "\\n", 2); break;
+		case '\r': rc = pbuf_add(b, "\\r", 2); break;
+		case '\t': rc = pbuf_add(b, "\\t", 2); break;
+		default:
 			e[4] = hex[(unsigned char)*s >> 4];
 			e[5] = hex[*s & 15];
 			rc = pbuf_add(b, e, 6);

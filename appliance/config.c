@@ -78,7 +78,7 @@ revocation(const cJSON *o, struct ca_config *c)
 			return "maxConnections";
 		c->max_conn = (int)v->valuedouble;
 	}
-	/* -1: one per CPU (workpool.h); 0: checks run on the event loop. */
+	/* -1: one per CPU; 0: checks run on the loop; 16: WORKPOOL_MAX. */
 	v = cJSON_GetObjectItemCaseSensitive(o, "verifyThreads");
 	c->verify_threads = -1;
 	if (v != NULL) {

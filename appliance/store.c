@@ -1125,6 +1125,12 @@ bad:
 void
 store_close(struct store *s)
 {
+	store_close_stats(s, NULL);
+}
+
+void
+store_close_stats(struct store *s, struct store_stats *st)
+{
 	if (s == NULL)
 		return;
 	s->stopping = 1;
@@ -1139,6 +1145,8 @@ store_close(struct store *s)
 			abort();
 	}
 	report(s);
+	if (st != NULL)
+		store_get_stats(s, st);
 	destroy(s);
 }
 

@@ -163,6 +163,8 @@ struct store_stats {
 
 /* A snapshot of the writer's counters (tests, bench, metrics later). */
 void	store_get_stats(struct store *s, struct store_stats *st);
+/* store_close, and the counters once everything queued is written. */
+void	store_close_stats(struct store *s, struct store_stats *st);
 
 /*
  * At most max certificates per transaction from now on; 0, the default,

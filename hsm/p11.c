@@ -87,9 +87,11 @@ p11_rv_name(unsigned long rv)
 static int
 recoverable(CK_RV rv)
 {
+	/* A key handle gone bad: our session copy (key_find) was dropped. */
 	return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_DEVICE_REMOVED ||
 	    rv == CKR_DEVICE_ERROR || rv == CKR_TOKEN_NOT_PRESENT ||
-	    rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_SESSION_CLOSED;
+	    rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_SESSION_CLOSED ||
+	    rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID;
 }
 
 static void
@@ -558,6 +560,9 @@ reopen(struct p11 *p, const char **fn)
 	if (p->open)
 		p->f->C_CloseSession(p->sess);
 	p->open = 0;
+	/* Handles of the old instance may name other objects in the new. */
+	for (i = 0; i < p->nkeys; i++)
+		p->keys[i].handle = CK_INVALID_HANDLE;
 	p->f->C_Finalize(NULL);
 	*fn = "C_Initialize";
 	if ((rv = p->f->C_Initialize(&args)) != CKR_OK)
@@ -566,8 +571,12 @@ reopen(struct p11 *p, const char **fn)
 		return rv;
 	*fn = "C_FindObjects";
 	for (i = 0; i < p->nkeys; i++)
-		if ((rv = key_find(p, &p->keys[i], 0, err, sizeof(err))))
+		if ((rv = key_find(p, &p->keys[i], 0, err, sizeof(err)))) {
+			/* Half found is not open: the next sign starts over. */
+			p->f->C_CloseSession(p->sess);
+			p->open = 0;
 			return rv;
+		}
 	return CKR_OK;
 }
 
@@ -579,6 +588,8 @@ sign_once(struct p11 *p, struct p11_key *k, CK_MECHANISM *m, const uint8_t *in,
 	CK_RV		 rv;
 
 	*fn = "C_SignInit";
+	if (k->handle == CK_INVALID_HANDLE)
+		return CKR_KEY_HANDLE_INVALID;
 	if ((rv = p->f->C_SignInit(p->sess, m, k->handle)) != CKR_OK)
 		return rv;
 	*fn = "C_Sign";

@@ -1231,6 +1231,40 @@ def test_fault_during_reopen_then_token_back(ca_fault, plan):
     assert ca_fault.proc.pid == pid
 
 
+def test_fault_while_refinding_keys_then_back(ca_fault, plan):
+    """The token fails C_Sign, then its key lookup fails during the
+    reopen: E_HSM now; the half-recovered session is not used, so the
+    next requests reopen again and sign with the right key (a handle of
+    the old module instance could name another object)."""
+    pid = ca_fault.proc.pid
+    write_plan(plan, "fail C_Sign CKR_DEVICE_REMOVED 1\n"
+                     "fail C_FindObjectsInit CKR_DEVICE_ERROR 1\n")
+    r, _, dt = _fault_sign(ca_fault)
+    assert r.status == pp.E_HSM, (r.status, r.body)
+    assert "CKR_DEVICE_ERROR" in r.message, r.message
+    assert dt < 5
+    for _ in range(4):              # whichever worker takes it
+        r, tbs, _ = _fault_sign(ca_fault)
+        assert r.status == pp.OK, r.message
+        verify_sig(_inter(ca_fault).public_key(), "ecdsa-sha256",
+                   r.signature, tbs)
+    assert ca_fault.proc.pid == pid
+
+
+@pytest.mark.parametrize("code", ["CKR_KEY_HANDLE_INVALID",
+                                  "CKR_OBJECT_HANDLE_INVALID"])
+def test_dropped_key_handle_refound(ca_fault, plan, code):
+    """The worker signs with a session copy of its key; a module that
+    drops it (the handle goes invalid) gets the key found and copied
+    again, and the request signs."""
+    write_plan(plan, f"fail C_SignInit {code} 1\n")
+    r, tbs, _ = _fault_sign(ca_fault)
+    assert r.status == pp.OK, r.message
+    verify_sig(_inter(ca_fault).public_key(), "ecdsa-sha256",
+               r.signature, tbs)
+    assert plan.read_text().split()[-1] == "0"
+
+
 def test_fault_every_call_fails_then_recovers(ca_fault, plan):
     """`fail * CKR_DEVICE_REMOVED -1`: a token that is gone for every
     call, C_Initialize included. Answers stay quick; once it is back the
