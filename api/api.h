@@ -104,6 +104,13 @@ extern const char api_not_found[];
 
 /* server.c */
 int	server_listen(struct api *a, char *err, size_t errsz);
+/*
+ * A graceful stop: accept no more connections, answer new requests 503,
+ * and close each connection after its answer. server_inflight() is the
+ * number of requests begun and not yet answered.
+ */
+void	server_drain(struct api *a);
+int	server_inflight(void);
 void	server_close(struct api *a);
 
 /* tls.c: the server's SSL_CTX, its own certificate issued at start. */

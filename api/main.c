@@ -3,6 +3,8 @@
  * the signer, serve HTTPS until SIGTERM or SIGINT; re-read the
  * provisioners on SIGHUP.
  */
+#include <sys/time.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -36,7 +38,10 @@ static const char usage[] =
 "                     ca.json, else ~/.p11ca/config/ca.json)\n"
 "  -h, --help         this text\n"
 "\n"
-"SIGTERM or SIGINT stop it: it stops accepting and exits.\n"
+"SIGTERM or SIGINT stop it gracefully: it accepts no more connections,\n"
+"answers new requests on open ones 503 (and closes them), lets the\n"
+"requests in flight finish for up to 5 seconds, and exits. A second\n"
+"signal exits at once; what is still in flight then is answered 503.\n"
 "\n"
 "SIGHUP reloads: ca.json is read again and, if it and its provisioners\n"
 "are valid, authority.provisioners (and authority.claims) take effect\n"
@@ -168,14 +173,69 @@ refused:
 	config_free(&nc);
 }
 
+/*
+ * SIGTERM or SIGINT: stop accepting, let the requests in flight finish
+ * (checks, signer, store) for up to DRAIN_SECONDS, then give their
+ * answers a moment to go out, and leave the loop. A second signal, or
+ * the deadline, leaves at once; what is still in flight is answered 503
+ * by the shutdown that follows (main).
+ */
+#define DRAIN_SECONDS	5
+#define DRAIN_TICK_MS	10
+#define FLUSH_MS	50
+
+/* P11CA_API_DRAIN_SECONDS shortens the wait (0: none), for tests. */
+static int
+drain_seconds(void)
+{
+	const char	*e = getenv("P11CA_API_DRAIN_SECONDS");
+	long		 n = e ? strtol(e, NULL, 10) : -1;
+
+	return n >= 0 && n < DRAIN_SECONDS ? (int)n : DRAIN_SECONDS;
+}
+
+static struct event	*drain_ev;
+static struct timeval	 drain_until;
+
+static void
+on_drain_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	struct api	*a = arg;
+	struct timeval	 now, flush = { 0, FLUSH_MS * 1000 };
+
+	(void)fd, (void)ev;
+	gettimeofday(&now, NULL);
+	if (server_inflight() > 0 && timercmp(&now, &drain_until, <))
+		return;
+	if (server_inflight() > 0)
+		fprintf(stderr, "p11ca-api: %d requests still in flight after "
+		    "%d s; stopping anyway\n", server_inflight(),
+		    drain_seconds());
+	event_del(drain_ev);
+	event_base_loopexit(a->base, &flush);
+}
+
 static void
 on_stop(evutil_socket_t sig, short ev, void *arg)
 {
 	struct api	*a = arg;
+	struct timeval	 now, d = { drain_seconds(), 0 },
+			 tick = { 0, DRAIN_TICK_MS * 1000 };
 
 	(void)sig, (void)ev;
-	fprintf(stderr, "p11ca-api: shutting down\n");
-	event_base_loopexit(a->base, NULL);
+	if (drain_ev != NULL) {
+		fprintf(stderr, "p11ca-api: stopping now\n");
+		event_base_loopexit(a->base, NULL);
+		return;
+	}
+	fprintf(stderr, "p11ca-api: shutting down: %d requests in flight\n",
+	    server_inflight());
+	server_drain(a);
+	gettimeofday(&now, NULL);
+	timeradd(&now, &d, &drain_until);
+	if ((drain_ev = event_new(a->base, -1, EV_PERSIST, on_drain_tick,
+	    a)) == NULL || event_add(drain_ev, &tick) == -1)
+		event_base_loopexit(a->base, NULL);
 }
 
 /* P11CA_API_RENEW_SECONDS shortens the period, for tests. */
@@ -337,6 +397,8 @@ out:
 		event_free(s3);
 	if (renew)
 		event_free(renew);
+	if (drain_ev)
+		event_free(drain_ev);
 	/*
 	 * Requests still in flight are answered, in pipeline order, while
 	 * everything they touch is alive: the workpool hands its checks on

@@ -63,11 +63,24 @@ static const struct route {
 	{ EVHTTP_REQ_GET, "/ssh/krl", 0, 1, h_ssh_krl },
 };
 
+/*
+ * Requests begun (dispatch) and not yet answered: every handler ends in
+ * exactly one reply(), so this is what a graceful stop waits for.
+ */
+static int	 inflight;
+static int	 draining;
+
 static void
 reply(struct evhttp_request *req, int status, const char *type,
     const void *body, size_t len)
 {
 	struct evbuffer	*b = evbuffer_new();
+
+	inflight--;
+	/* Stopping: each answer is its connection's last. */
+	if (draining)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
 	static const char *const reasons[] = {
 		[200] = "OK", [201] = "Created", [400] = "Bad Request",
 		[401] = "Unauthorized", [403] = "Forbidden",
@@ -165,6 +178,12 @@ dispatch(struct api *a, struct evhttp_request *req, int plain)
 	size_t			 i, n;
 	int			 wrong_method = 0;
 
+	inflight++;
+	if (draining) {
+		reply_error(req, 503, "The certificate authority is shutting "
+		    "down; try again.");
+		return;
+	}
 	if (path == NULL || *path != '/') {
 		reply_error(req, 400, "bad request path");
 		return;
@@ -233,7 +252,7 @@ conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
 	if (a == NULL)
 		return;
-	if (a->nconn-- == a->max_conn && listener(a) != NULL)
+	if (a->nconn-- == a->max_conn && !draining && listener(a) != NULL)
 		(void)evconnlistener_enable(listener(a));
 }
 
@@ -427,6 +446,23 @@ server_listen(struct api *a, char *err, size_t errsz)
 	    errsz)) == NULL)
 		return -1;
 	return 0;
+}
+
+void
+server_drain(struct api *a)
+{
+	draining = 1;
+	if (listener(a) != NULL)
+		(void)evconnlistener_disable(listener(a));
+	if (a->bound_plain != NULL)
+		(void)evconnlistener_disable(
+		    evhttp_bound_socket_get_listener(a->bound_plain));
+}
+
+int
+server_inflight(void)
+{
+	return inflight;
 }
 
 void

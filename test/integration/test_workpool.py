@@ -11,6 +11,7 @@
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -162,46 +163,76 @@ def test_reloads_while_checking(threaded_ca):
             r.json()["crt"].encode()), inter)
 
 
-def test_sigterm_with_requests_in_flight(tmp_path):
-    """SIGTERM while clients are issuing: requests at every stage (being
-    checked, at the signer, in the store queue) are answered or their
-    connection closes, and the front end exits 0 with nothing leaked or
-    touched after free (libevent used to abort here). C_Sign takes 30 ms,
-    so that several requests are always waiting at the signer."""
+def issue_until_sigterm(ca, nclients=6, before=5):
+    """Clients issue on fresh connections; once `before` certificates are
+    out, SIGTERM. Returns (exit code, every answer's status or "closed")."""
+    ctx = client_context(ca.root_pem)
+    prov = Provisioner(ca)
+    statuses, stop = [], threading.Event()
+
+    def client(n):
+        key = ec.generate_private_key(ec.SECP256R1())
+        sub = f"t{n}.example.com"
+        csr, _ = make_csr(key, sub)
+        while not stop.is_set():
+            try:
+                statuses.append(sign(ca, ctx, csr, prov.token(sub)).status)
+            except OSError:
+                statuses.append("closed")
+
+    workers = [threading.Thread(target=client, args=(n,))
+               for n in range(nclients)]
+    for w in workers:
+        w.start()
+    deadline = time.monotonic() + 10
+    while statuses.count(201) < before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    ca.api_proc.send_signal(signal.SIGTERM)
+    rc = ca.api_proc.wait(15)
+    stop.set()
+    for w in workers:
+        w.join(30)
+    return rc, statuses
+
+
+def test_sigterm_drains_requests_in_flight(tmp_path):
+    """SIGTERM while clients are issuing (C_Sign slowed to 30 ms, so that
+    requests are always waiting at the signer): the front end stops
+    accepting, finishes what is in flight, answers it, and exits 0;
+    nothing is cancelled."""
     ca = start_ca(tmp_path / "home", 2, sign_latency_ms=30)
     try:
-        ctx = client_context(ca.root_pem)
-        prov = Provisioner(ca)
-        statuses, stop = [], threading.Event()
-
-        def client(n):
-            key = ec.generate_private_key(ec.SECP256R1())
-            sub = f"t{n}.example.com"
-            csr, _ = make_csr(key, sub)
-            while not stop.is_set():
-                try:
-                    statuses.append(sign(ca, ctx, csr, prov.token(sub)).status)
-                except OSError:
-                    statuses.append("closed")
-
-        workers = [threading.Thread(target=client, args=(n,))
-                   for n in range(6)]
-        for w in workers:
-            w.start()
-        deadline = time.monotonic() + 10
-        while statuses.count(201) < 5 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        ca.api_proc.send_signal(signal.SIGTERM)
-        rc = ca.api_proc.wait(15)
-        stop.set()
-        for w in workers:
-            w.join(30)
-        assert rc == 0, ca.api_stderr_text()
+        rc, statuses = issue_until_sigterm(ca)
+        err = ca.api_stderr_text()
+        assert rc == 0, err
         assert statuses.count(201) >= 5, statuses[:20]
-        # Some were at the signer when it stopped, and said so.
-        assert "front end shutting down" in ca.api_stderr_text()
         assert set(statuses) <= {201, 503, "closed"}, set(statuses)
-        assert "store:" in ca.api_stderr_text()
+        m = re.search(r"shutting down: (\d+) requests in flight", err)
+        assert m and int(m.group(1)) >= 1, err
+        assert "front end shutting down" not in err, err
+        assert "still in flight" not in err, err
+        assert "store:" in err
+    finally:
+        ca.cleanup()
+    assert not ca.sanitizer_reports()
+
+
+def test_sigterm_past_the_drain_deadline(tmp_path, monkeypatch):
+    """With no time to drain (P11CA_API_DRAIN_SECONDS=0) and C_Sign at
+    300 ms, requests at every stage (being checked, at the signer, in the
+    store queue) are answered 503 or their connection closes, and the
+    front end exits 0 with nothing leaked or touched after free
+    (libevent used to abort here)."""
+    monkeypatch.setenv("P11CA_API_DRAIN_SECONDS", "0")
+    ca = start_ca(tmp_path / "home", 2, sign_latency_ms=300)
+    try:
+        rc, statuses = issue_until_sigterm(ca, nclients=8, before=2)
+        err = ca.api_stderr_text()
+        assert rc == 0, err
+        assert set(statuses) <= {201, 503, "closed"}, set(statuses)
+        # Some were at the signer when it stopped, and said so.
+        assert "still in flight" in err, err
+        assert "front end shutting down" in err, err
     finally:
         ca.cleanup()
     assert not ca.sanitizer_reports()
