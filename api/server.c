@@ -75,12 +75,6 @@ reply(struct evhttp_request *req, int status, const char *type,
     const void *body, size_t len)
 {
 	struct evbuffer	*b = evbuffer_new();
-
-	inflight--;
-	/* Stopping: each answer is its connection's last. */
-	if (draining)
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Connection", "close");
 	static const char *const reasons[] = {
 		[200] = "OK", [201] = "Created", [400] = "Bad Request",
 		[401] = "Unauthorized", [403] = "Forbidden",
@@ -88,6 +82,12 @@ reply(struct evhttp_request *req, int status, const char *type,
 		[413] = "Payload Too Large", [500] = "Internal Server Error",
 		[501] = "Not Implemented", [503] = "Service Unavailable",
 	};
+
+	inflight--;
+	/* Stopping: each answer is its connection's last. */
+	if (draining)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
 
 	if (b == NULL || evbuffer_add(b, body, len) == -1) {
 		evbuffer_free(b);
