@@ -44,11 +44,26 @@ signer=$!
 api=
 stop() {
 	trap - INT TERM EXIT
-	[ -n "$api" ] && kill "$api" 2>/dev/null
-	kill "$signer" 2>/dev/null
+	[ -z "$api" ] || kill "$api" 2>/dev/null || true
+	kill "$signer" 2>/dev/null || true
 	wait 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+# Ctrl-C reaches the whole process group, so both have their signal
+# already: the front end first finishes what is in flight (up to 5 s), and
+# a second signal from here would cut that short. Then exit 0: Ctrl-C is
+# how it is meant to end.
+on_int() {
+	trap - INT TERM EXIT
+	i=0
+	while [ -n "$api" ] && kill -0 "$api" 2>/dev/null && [ $i -lt 70 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	stop
+	exit 0
+}
+trap on_int INT
+trap 'stop; exit 0' TERM
+trap stop EXIT
 i=0
 until [ -S "$home/run/signer.sock" ] || [ $i -ge 100 ]; do
 	kill -0 "$signer" 2>/dev/null || { echo "the signer did not start" >&2; exit 1; }
