@@ -605,6 +605,7 @@ sign_checked(void *arg, int cancelled)
 	pbuf_init(&subj);
 	pbuf_init(&tbs);
 	if (cancelled) {
+		fprintf(stderr, "p11ca-api: sign: cancelled: shutting down\n");
 		reply_error(req, 503, "The certificate authority is shutting "
 		    "down; try again.");
 		goto out;

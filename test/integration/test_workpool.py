@@ -219,20 +219,23 @@ def test_sigterm_drains_requests_in_flight(tmp_path):
 
 def test_sigterm_past_the_drain_deadline(tmp_path, monkeypatch):
     """With no time to drain (P11CA_API_DRAIN_SECONDS=0) and C_Sign at
-    300 ms, requests at every stage (being checked, at the signer, in the
+    100 ms, requests at every stage (being checked, at the signer, in the
     store queue) are answered 503 or their connection closes, and the
     front end exits 0 with nothing leaked or touched after free
-    (libevent used to abort here)."""
+    (libevent used to abort here). Four clients keep the signer's queue
+    well inside the link's 1 s deadline, so requests are still waiting
+    there when it stops."""
     monkeypatch.setenv("P11CA_API_DRAIN_SECONDS", "0")
-    ca = start_ca(tmp_path / "home", 2, sign_latency_ms=300)
+    ca = start_ca(tmp_path / "home", 2, sign_latency_ms=100)
     try:
-        rc, statuses = issue_until_sigterm(ca, nclients=8, before=2)
+        rc, statuses = issue_until_sigterm(ca, nclients=4, before=3)
         err = ca.api_stderr_text()
         assert rc == 0, err
         assert set(statuses) <= {201, 503, "closed"}, set(statuses)
-        # Some were at the signer when it stopped, and said so.
         assert "still in flight" in err, err
-        assert "front end shutting down" in err, err
+        # What was cancelled said so: at the signer, or not yet checked.
+        assert ("front end shutting down" in err or
+                "sign: cancelled" in err), err
     finally:
         ca.cleanup()
     assert not ca.sanitizer_reports()
