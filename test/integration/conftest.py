@@ -102,6 +102,14 @@ class CA:
         with open(self.conf, "a") as f:
             f.write(line + "\n")
 
+    def use_fault_shim(self, plan):
+        """Points the signer at build/libp11fault.so, wrapping the module
+        it had, with `plan` as the shim's control file."""
+        real = self.conf_value("module")
+        self.set_directive("module", _bin("libp11fault.so"))
+        self.add_line(f"module-env P11FAULT_MODULE={real}")
+        self.add_line(f"module-env P11FAULT_FILE={plan}")
+
     @property
     def sock(self):
         return self.conf_value("socket")
@@ -206,10 +214,7 @@ def cas(tmp_path_factory):
             ca.extra_dirs.append(d)
             ca.set_directive("socket", f"{d}/signer.sock")
         if fault_plan is not None:
-            real = ca.conf_value("module")
-            ca.set_directive("module", BUILD / "libp11fault.so")
-            ca.add_line(f"module-env P11FAULT_MODULE={real}")
-            ca.add_line(f"module-env P11FAULT_FILE={fault_plan}")
+            ca.use_fault_shim(fault_plan)
         if workers is not None:
             ca.set_directive("workers", workers)
         ca.start(ceremony=ceremony)

@@ -32,10 +32,7 @@ def start_ca(home, threads, sign_latency_ms=None):
         # A slow token (the fault shim), so that requests wait there.
         plan = home.parent / "plan"
         plan.write_text(f"latency C_Sign {sign_latency_ms}\n")
-        real = ca.conf_value("module")
-        ca.set_directive("module", _bin("libp11fault.so"))
-        ca.add_line(f"module-env P11FAULT_MODULE={real}")
-        ca.add_line(f"module-env P11FAULT_FILE={plan}")
+        ca.use_fault_shim(plan)
     cfg = ca.config
     if threads is not None:
         cfg["verifyThreads"] = threads
