@@ -256,20 +256,50 @@ conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 		(void)evconnlistener_enable(listener(a));
 }
 
+/*
+ * bufferevent_openssl makes one SSL_write, so one TLS record and one
+ * write(2), per evbuffer chain, and evhttp leaves a response's headers
+ * and body in separate chains. Joined, an answer is one record: one TCP
+ * segment and one wakeup of the client instead of two. evhttp fills the
+ * buffer while writing is off, so this runs before anything is sent.
+ */
+#define JOIN_MAX	16384	/* one TLS record's worth of plaintext */
+
+static void
+join_chains(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	size_t	 len = evbuffer_get_length(buf);
+
+	(void)arg;
+	if (info->n_added == 0 || len > JOIN_MAX ||
+	    evbuffer_peek(buf, -1, NULL, NULL, 0) < 2)
+		return;
+	(void)evbuffer_pullup(buf, -1);	/* NULL only on ENOMEM: sent as is */
+}
+
 /* Each connection is TLS; evhttp speaks HTTP/1.1 over it. */
 static struct bufferevent *
 tls_bev(struct event_base *base, void *arg)
 {
-	struct api	*a = arg;
-	SSL		*ssl = SSL_new(a->ssl);
+	struct api		*a = arg;
+	SSL			*ssl = SSL_new(a->ssl);
+	struct bufferevent	*bev;
 
 	if (ssl == NULL)
 		return NULL;
 	if (SSL_set_ex_data(ssl, conn_idx, a) == 1 &&
 	    ++a->nconn >= a->max_conn && listener(a) != NULL)
 		(void)evconnlistener_disable(listener(a));
-	return bufferevent_openssl_socket_new(base, -1, ssl,
+	bev = bufferevent_openssl_socket_new(base, -1, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev != NULL &&
+	    evbuffer_add_cb(bufferevent_get_output(bev), join_chains,
+	    NULL) == NULL) {
+		bufferevent_free(bev);
+		return NULL;
+	}
+	return bev;
 }
 
 X509 *
