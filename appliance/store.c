@@ -20,12 +20,14 @@
  * and the next group starts afresh.
  *
  * Used token ids are also kept in memory, a hash set filled at open, so that
- * store_jti_reserve never reads the disk: about 45 bytes plus the jti each
- * (a million 36-character jtis take 80 MB). Only jtis of tokens that could
+ * store_jti_reserve never reads the disk: about 53 bytes plus the jti each
+ * (a million 36-character jtis take 90 MB). Only jtis of tokens that could
  * still verify matter: each is recorded with the token's exp, and those
- * past it (and the leeway) are deleted at open and never loaded. The UNIQUE key on used_tokens.jti stays
- * the backstop should the set ever miss one (another node writing the same
- * file): that certificate then fails at its commit.
+ * past it (and the leeway) are deleted at open and never loaded, and a
+ * sweep of the set forgets them while the process runs, a slice a second.
+ * The UNIQUE key on used_tokens.jti stays the backstop should the set ever
+ * miss one (another node writing the same file): that certificate then
+ * fails at its commit.
  *
  * SQLite's automatic checkpoint would run inside COMMIT, before the group
  * is acknowledged; the writer checkpoints (PASSIVE) after handing the group
@@ -40,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -50,6 +53,7 @@
 #define CHECKPOINT_PAGES 1000		/* SQLite's own default */
 #define STORE_MAX_DER	(1024 * 1024)
 #define JSET_MIN	1024		/* slots; always a power of two */
+#define SWEEP_PASS	300		/* ticks (s) for a whole pass at most */
 
 /* What the writer says about one item. */
 enum item_status {
@@ -99,6 +103,7 @@ enum jti_state {
 struct jent {
 	uint32_t	 hash;
 	uint8_t		 state;
+	time_t		 forget;	/* J_USED: drop after this; 0: never */
 	char		 s[];
 };
 
@@ -128,6 +133,8 @@ struct store {
 
 	/* Event loop only. */
 	struct jset	 jset;
+	struct event	*sweep;		/* forgets expired jtis, a slice a tick */
+	size_t		 sweep_at;	/* the next slot it looks at */
 	size_t		 pending;	/* put, not yet reported */
 	int		 stopping;
 
@@ -313,8 +320,8 @@ jset_grow(struct jset *js)
 	return 0;
 }
 
-/* Sets s to state, adding it when absent. */
-static int
+/* Sets s to state, adding it when absent; NULL when out of memory. */
+static struct jent *
 jset_put(struct jset *js, const char *s, enum jti_state state)
 {
 	struct jent	*e;
@@ -324,33 +331,30 @@ jset_put(struct jset *js, const char *s, enum jti_state state)
 	i = jset_slot(js, s, len, h);
 	if (js->slot[i] != NULL) {
 		js->slot[i]->state = state;
-		return 0;
+		return js->slot[i];
 	}
 	/* Load at most 3/4: short probes on a miss, the common case. */
 	if ((js->n + 1) * 4 > (js->mask + 1) * 3) {
 		if (jset_grow(js) == -1)
-			return -1;
+			return NULL;
 		i = jset_slot(js, s, len, h);
 	}
 	if ((e = malloc(sizeof(*e) + len + 1)) == NULL)
-		return -1;
+		return NULL;
 	e->hash = h;
 	e->state = state;
+	e->forget = 0;
 	memcpy(e->s, s, len + 1);
 	js->slot[i] = e;
 	js->n++;
-	return 0;
+	return e;
 }
 
 static void
-jset_del(struct jset *js, const char *s)
+jset_del_at(struct jset *js, size_t i)
 {
-	size_t	 len = strlen(s), i, j, home;
-	uint32_t h = (uint32_t)siphash(js->key, s, len);
+	size_t	 j, home;
 
-	i = jset_slot(js, s, len, h);
-	if (js->slot[i] == NULL)
-		return;
 	free(js->slot[i]);
 	js->slot[i] = NULL;
 	js->n--;
@@ -366,6 +370,41 @@ jset_del(struct jset *js, const char *s)
 			i = j;
 		}
 	}
+}
+
+static void
+jset_del(struct jset *js, const char *s)
+{
+	size_t	 len = strlen(s), i;
+	uint32_t h = (uint32_t)siphash(js->key, s, len);
+
+	i = jset_slot(js, s, len, h);
+	if (js->slot[i] != NULL)
+		jset_del_at(js, i);
+}
+
+/*
+ * Looks at n slots from *at on and drops the used jtis whose tokens can no
+ * longer verify (past exp and the leeway): without it the set would grow
+ * for as long as the process runs. A deletion pulls a later entry back
+ * into the slot, so that slot is looked at again (and counts as a step);
+ * an entry the pull moves behind *at waits for the next pass.
+ */
+static void
+jset_sweep(struct jset *js, size_t *at, size_t n, time_t now)
+{
+	struct jent	*e;
+	size_t		 i = *at & js->mask;
+
+	while (n-- > 0) {
+		e = js->slot[i];
+		if (e != NULL && e->state == J_USED && e->forget != 0 &&
+		    e->forget < now)
+			jset_del_at(js, i);
+		else
+			i = (i + 1) & js->mask;
+	}
+	*at = i;
 }
 
 /* Replaces SQLite's automatic checkpoint: see the top of the file. */
@@ -741,7 +780,9 @@ report(struct store *s)
 				 * Used for good. On ENOMEM the UNIQUE key
 				 * still refuses it at the next commit.
 				 */
-				(void)jset_put(&s->jset, it->jti, J_USED);
+				if ((e = jset_put(&s->jset, it->jti,
+				    J_USED)) != NULL)
+					e->forget = it->forget_after;
 			} else if (e != NULL && e->state != J_USED)
 				jset_del(&s->jset, it->jti);
 		}
@@ -750,6 +791,30 @@ report(struct store *s)
 		    result[it->status] : STORE_FAILED, it->arg);
 		free(it);
 	}
+}
+
+/*
+ * Once a second, a slice of the jti set: a whole pass within SWEEP_PASS
+ * seconds, and each slice short (a few thousand slots), so the loop is
+ * never held up for the sake of memory.
+ */
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct store	*s = arg;
+	size_t		 n = (s->jset.mask + 1) / SWEEP_PASS;
+
+	(void)fd, (void)what;
+	jset_sweep(&s->jset, &s->sweep_at, n < JSET_MIN ? JSET_MIN : n,
+	    time(NULL));
+}
+
+void
+store_forget_expired(struct store *s)
+{
+	/* Twice the slots: each deletion is a step that does not advance. */
+	s->sweep_at = 0;
+	jset_sweep(&s->jset, &s->sweep_at, 2 * (s->jset.mask + 1), time(NULL));
 }
 
 static void
@@ -853,8 +918,8 @@ load_jtis(struct store *s, const char *path, char *err, size_t errsz)
 {
 	sqlite3_stmt		*st;
 	const unsigned char	*jti;
+	struct jent		*e;
 	int			 rc;
-
 	char			 sql[128];
 
 	/*
@@ -866,20 +931,22 @@ load_jtis(struct store *s, const char *path, char *err, size_t errsz)
 	    (long long)time(NULL));
 	if (db_exec(s->db, sql, path, err, errsz) == -1)
 		return -1;
-	if (sqlite3_prepare_v2(s->db, "SELECT jti FROM used_tokens", -1, &st,
-	    NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->db, "SELECT jti, forget_after FROM "
+	    "used_tokens", -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "%s: %s", path, sqlite3_errmsg(s->db));
 		return -1;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((jti = sqlite3_column_text(st, 0)) == NULL)
 			continue;
-		if (jset_put(&s->jset, (const char *)jti, J_USED) == -1) {
+		if ((e = jset_put(&s->jset, (const char *)jti, J_USED)) ==
+		    NULL) {
 			snprintf(err, errsz, "%s: out of memory loading used "
 			    "tokens", path);
 			(void)sqlite3_finalize(st);
 			return -1;
 		}
+		e->forget = (time_t)sqlite3_column_int64(st, 1); /* NULL: 0 */
 	}
 	if (rc != SQLITE_DONE) {
 		snprintf(err, errsz, "%s: %s", path, sqlite3_errmsg(s->db));
@@ -1017,6 +1084,8 @@ destroy(struct store *s)
 		    sqlite3_errmsg(s->rdb));
 	if (s->ev != NULL)
 		event_free(s->ev);
+	if (s->sweep != NULL)
+		event_free(s->sweep);
 	if (s->efd != -1)
 		close(s->efd);
 	jset_free(&s->jset);
@@ -1029,6 +1098,7 @@ struct store *
 store_open(const char *path, struct event_base *base, char *err,
     size_t errsz)
 {
+	const struct timeval tick = { 1, 0 };
 	struct store	*s;
 	sigset_t	 all, old;
 	int		 rc;
@@ -1098,8 +1168,10 @@ store_open(const char *path, struct event_base *base, char *err,
 		goto bad;
 	}
 	if ((s->ev = event_new(base, s->efd, EV_READ | EV_PERSIST, on_efd,
-	    s)) == NULL || event_add(s->ev, NULL) == -1) {
-		snprintf(err, errsz, "cannot add the store's event");
+	    s)) == NULL || event_add(s->ev, NULL) == -1 ||
+	    (s->sweep = event_new(base, -1, EV_PERSIST, on_sweep, s)) ==
+	    NULL || event_add(s->sweep, &tick) == -1) {
+		snprintf(err, errsz, "cannot add the store's events");
 		goto bad;
 	}
 	/* Signals are the loop's business (libevent handles them there). */
@@ -1160,7 +1232,7 @@ store_jti_reserve(struct store *s, const char *jti)
 		return -1;
 	if (jset_get(&s->jset, jti) != NULL)
 		return 1;
-	return jset_put(&s->jset, jti, J_RESERVED);
+	return jset_put(&s->jset, jti, J_RESERVED) == NULL ? -1 : 0;
 }
 
 void
@@ -1216,7 +1288,7 @@ item_new(struct store *s, enum item_kind kind, const uint8_t *der,
 		return NULL;
 	if (len[F_JTI] > 0 && ((e = jset_get(&s->jset, f[F_JTI])) == NULL ||
 	    e->state == J_RESERVED) &&
-	    jset_put(&s->jset, f[F_JTI], J_QUEUED) == -1) {
+	    jset_put(&s->jset, f[F_JTI], J_QUEUED) == NULL) {
 		free(it);
 		return NULL;
 	}

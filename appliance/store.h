@@ -73,6 +73,12 @@ void	store_close(struct store *s);
  */
 int	store_jti_reserve(struct store *s, const char *jti);
 void	store_jti_release(struct store *s, const char *jti);
+/*
+ * Forgets, in memory, the used jtis whose tokens are past exp and the
+ * grace (the database forgets them at the next open). The store does this
+ * by itself, a slice a second; this is the whole pass at once, for tests.
+ */
+void	store_forget_expired(struct store *s);
 
 /*
  * Queues the certificate (copied) and its jti; done(result, arg) runs on

@@ -9,7 +9,8 @@
  * a process that dies right after acknowledgements leaves every
  * acknowledged certificate in the file; revocation (once, of a known
  * serial, durable), renewals refused once what they renew is revoked,
- * CRL numbers never reused, SSH certificates in their own table.
+ * CRL numbers never reused, SSH certificates in their own table; used
+ * jtis past their exp are forgotten in memory by the sweep, live ones not.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1066,8 +1067,14 @@ test_jti_expiry(void **state)
 	t->want = 3;
 	wait_all(t);
 	assert_int_equal(t->ok, 3);
-	/* Used while this process runs, whatever its exp. */
+	/* Used until a sweep forgets it, however long ago its exp was... */
 	assert_int_equal(store_jti_reserve(s, "expired"), 1);
+	store_forget_expired(s);
+	/* ...and then only in memory: the two live ones stay used. */
+	assert_int_equal(store_jti_reserve(s, "expired"), 0);
+	store_jti_release(s, "expired");
+	assert_int_equal(store_jti_reserve(s, "live"), 1);
+	assert_int_equal(store_jti_reserve(s, "forever"), 1);
 	store_close(s);
 
 	assert_non_null(s = store_open(fx->db, fx->base, err, sizeof(err)));
@@ -1082,6 +1089,53 @@ test_jti_expiry(void **state)
 	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM used_tokens WHERE "
 	    "forget_after IS NULL", NULL), 1);
 	db_close(db);
+	tally_free(t);
+}
+
+/*
+ * The sweep deletes in place from an open-addressing table: across
+ * thousands of jtis (long probe runs, runs wrapping the table's end),
+ * exactly the expired ones are forgotten and every live one stays used.
+ */
+static void
+test_jti_sweep_many(void **state)
+{
+	struct fix		*fx = *state;
+	enum { N = 3000 };
+	struct tally		*t = tally_new(fx->base, N);
+	struct store		*s = open_store(fx);
+	struct store_cert	 c;
+	char			 jti[32];
+	time_t			 now = time(NULL);
+	int			 i, freed = 0, used = 0;
+
+	for (i = 0; i < N; i++) {
+		snprintf(jti, sizeof(jti), "sweep-%d", i);
+		cert_for(&c, i, jti, 0);
+		/* Two in three expired, the rest live or kept for ever. */
+		c.jti_exp = i % 3 == 2 ? (i % 2 ? now + 3600 : 0) :
+		    now - STORE_JTI_GRACE - 1 - i;
+		assert_int_equal(store_put_cert(s, &c, on_done, &t->acks[i]),
+		    0);
+		t->want++;
+	}
+	wait_all(t);
+	assert_int_equal(t->ok, N);
+	store_forget_expired(s);
+	for (i = 0; i < N; i++) {
+		snprintf(jti, sizeof(jti), "sweep-%d", i);
+		if (store_jti_reserve(s, jti) == 0) {
+			assert_int_not_equal(i % 3, 2);
+			store_jti_release(s, jti);
+			freed++;
+		} else {
+			assert_int_equal(i % 3, 2);
+			used++;
+		}
+	}
+	assert_int_equal(freed, N - N / 3);
+	assert_int_equal(used, N / 3);
+	store_close(s);
 	tally_free(t);
 }
 
@@ -1108,6 +1162,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_revocation, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_jti_expiry, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_jti_sweep_many, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,
 		    teardown),
