@@ -470,9 +470,10 @@ w_jti(struct store *s, struct item *it)
 		(void)sqlite3_clear_bindings(st);
 		return -1;
 	}
-	if ((rc = step_reset(st)) == SQLITE_DONE)
+	if ((rc = step_reset(st)) == SQLITE_DONE &&
+	    sqlite3_changes(s->db) == 1)
 		return 0;
-	if ((rc & 0xff) != SQLITE_CONSTRAINT) {
+	if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT) {
 		set_error(s, "INSERT");
 		return -1;
 	}
@@ -991,8 +992,16 @@ prepare(struct store *s, const char *path, char *err, size_t errsz)
 		{ &s->st_revoke[1], "UPDATE ssh_certs SET revoked_at = ?1, "
 		    "revocation_reason = ?2, revocation_text = ?3 WHERE "
 		    "serial = ?4 AND revoked_at IS NULL" },
+		/*
+		 * A row whose token is past forgetting (the sweep has let its
+		 * jti go from memory; the next open would delete it) is taken
+		 * over; a live one is a conflict: no row changes.
+		 */
 		{ &s->st_jti, "INSERT INTO used_tokens (jti, used_at, "
-		    "forget_after) VALUES (?1, ?2, ?3)" },
+		    "forget_after) VALUES (?1, ?2, ?3) ON CONFLICT (jti) DO "
+		    "UPDATE SET used_at = excluded.used_at, forget_after = "
+		    "excluded.forget_after WHERE used_tokens.forget_after IS "
+		    "NOT NULL AND used_tokens.forget_after < excluded.used_at" },
 		{ &s->st_crl, "INSERT INTO crls (number, der, this_update, "
 		    "next_update) VALUES (?1, ?2, ?3, ?4)" },
 	};
