@@ -1010,6 +1010,16 @@ bn_str(const ASN1_INTEGER *ai, int hex)
 	char	*s = bn ? (hex ? BN_bn2hex(bn) : BN_bn2dec(bn)) : NULL;
 
 	BN_free(bn);
+	/*
+	 * BN_bn2hex writes whole bytes ("07B1…"); step (Go's %X) writes no
+	 * leading zero ("7B1…"), and so do we.
+	 */
+	if (hex && s != NULL) {
+		char	*d = s + (s[0] == '-');
+
+		if (d[0] == '0' && d[1] != '\0')
+			memmove(d, d + 1, strlen(d));
+	}
 	return s;	/* OPENSSL_free() */
 }
 

@@ -806,6 +806,37 @@ def test_crl_inspect_sources_agree(ca, tmp_path):
     assert json.loads(r.stdout) == crl_json(ca, tmp_path / "crl.der")
 
 
+def test_crl_inspect_hex_serials_as_step(tmp_path):
+    """Serials in hex as step (Go's %X) prints them: no leading zero, so
+    an odd number of digits when the top nibble is 0 (BN_bn2hex pads)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hex crl")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    issuer = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+              .public_key(key.public_key()).serial_number(1)
+              .not_valid_before(now - datetime.timedelta(minutes=5))
+              .not_valid_after(now + datetime.timedelta(days=1))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=None),
+                             critical=True)
+              .sign(key, hashes.SHA256()))
+    b = (x509.CertificateRevocationListBuilder().issuer_name(name)
+         .last_update(now).next_update(now + datetime.timedelta(hours=1)))
+    serials = [0x0F12, 0xABCD, 0x0123456789ABCDEF]
+    for n in serials:
+        b = b.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(n)
+            .revocation_date(now).build())
+    (tmp_path / "crl.der").write_bytes(b.sign(key, hashes.SHA256())
+                                       .public_bytes(DER))
+    (tmp_path / "ca.pem").write_bytes(issuer.public_bytes(PEM))
+    t = p11ca("crl", "inspect", tmp_path / "crl.der", "--ca",
+              tmp_path / "ca.pem").stdout
+    assert "Valid: true" in t
+    for n in serials:
+        assert f"Serial Number: {n} (0x{n:X})\n" in t, t
+    assert "(0x0" not in t
+
+
 def test_crl_inspect_invalid(ca, tmp_path):
     der = bytearray(fetch_crl_der(ca))
     good = tmp_path / "good.der"
