@@ -134,6 +134,8 @@ struct store {
 	/* Event loop only. */
 	struct jset	 jset;
 	struct event	*sweep;		/* forgets expired jtis, a slice a tick */
+	struct event	*kick;		/* wakes the writer: see enqueue */
+	int		 kicked;
 	size_t		 sweep_at;	/* the next slot it looks at */
 	size_t		 pending;	/* put, not yet reported */
 	int		 stopping;
@@ -795,6 +797,25 @@ report(struct store *s)
 }
 
 /*
+ * The writer is woken once the loop has done what it has to do now (the
+ * kick is an active event: it runs after the callbacks already due), not
+ * per item: the answers of one read from the signer go into one group,
+ * instead of the first alone and the rest into the next.
+ */
+static void
+on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct store	*s = arg;
+
+	(void)fd, (void)what;
+	s->kicked = 0;
+	if (pthread_mutex_lock(&s->mu) != 0)
+		abort();
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/*
  * Once a second, a slice of the jti set: a whole pass within SWEEP_PASS
  * seconds, and each slice short (a few thousand slots), so the loop is
  * never held up for the sake of memory.
@@ -1095,6 +1116,8 @@ destroy(struct store *s)
 		event_free(s->ev);
 	if (s->sweep != NULL)
 		event_free(s->sweep);
+	if (s->kick != NULL)
+		event_free(s->kick);
 	if (s->efd != -1)
 		close(s->efd);
 	jset_free(&s->jset);
@@ -1179,7 +1202,8 @@ store_open(const char *path, struct event_base *base, char *err,
 	if ((s->ev = event_new(base, s->efd, EV_READ | EV_PERSIST, on_efd,
 	    s)) == NULL || event_add(s->ev, NULL) == -1 ||
 	    (s->sweep = event_new(base, -1, EV_PERSIST, on_sweep, s)) ==
-	    NULL || event_add(s->sweep, &tick) == -1) {
+	    NULL || event_add(s->sweep, &tick) == -1 ||
+	    (s->kick = event_new(base, -1, 0, on_kick, s)) == NULL) {
 		snprintf(err, errsz, "cannot add the store's events");
 		goto bad;
 	}
@@ -1335,9 +1359,12 @@ enqueue(struct store *s, struct item *it, void (*done)(int, void *),
 		abort();
 	*s->qtail = it;
 	s->qtail = &it->next;
-	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	s->pending++;
+	if (!s->kicked) {
+		s->kicked = 1;
+		event_active(s->kick, 0, 0);
+	}
 }
 
 int
