@@ -30,6 +30,7 @@
 #define MAX_JOBS	4096
 #define CONN_INFLIGHT	512	/* per connection; then we stop reading it */
 #define SYNC_GAP_US	1000	/* pause after a sync of several records */
+#define SYNC_WAIT_US	1000	/* longest a record waits for busy workers */
 
 /* A descriptor with its unparsed input and its unsent output. */
 struct chan {
@@ -79,6 +80,7 @@ static int		 nextjob, listen_fd = -1, syncer_fd = -1, sync_failed;
 static unsigned		 conngen;
 static uint64_t		 synced, requested;	/* audit sequence numbers */
 static uint64_t		 nsyncs, first_seq;	/* for the log at shutdown */
+static uint64_t		 unsynced_since;	/* µs, oldest record not asked for */
 static volatile sig_atomic_t quit, child_exited;
 
 static void
@@ -510,7 +512,43 @@ start_syncer(void)
 	return 0;
 }
 
-/* Learns what is durable, releases those answers, asks for the next sync. */
+static uint64_t
+now_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int
+workers_busy(void)
+{
+	int	 i;
+
+	for (i = 0; i < conf->workers; i++)
+		if (workers[i].inflight > 0)
+			return 1;
+	return 0;
+}
+
+/* A sync could start now, but waits for the workers (see syncer_io). */
+static int
+sync_deferred(void)
+{
+	return requested == synced && audit_seq(audit) > synced;
+}
+
+/*
+ * Learns what is durable, releases those answers, asks for the next sync.
+ * While a worker is still signing, the next sync waits for it (up to
+ * SYNC_WAIT_US): its record comes within a signature's time, and a sync
+ * started now would leave it for the one after. Requests arrive in
+ * batches (api/workpool.c), so a sync then covers the whole batch. Each
+ * sync costs the machine 150-250 us of CPU on a virtual disk, and more
+ * time on a slow one; at c=32 this made them a third fewer (7.7 records
+ * each instead of 4.8), c=8 and c=1 unchanged within the noise.
+ */
 static int
 syncer_io(int readable)
 {
@@ -539,7 +577,11 @@ syncer_io(int readable)
 	}
 	/* One sync at a time; what is written meanwhile waits for the next. */
 	seq = audit_seq(audit);
-	if (requested == synced && seq > synced) {
+	if (seq > requested && unsynced_since == 0)
+		unsynced_since = now_us();
+	if (sync_deferred() && (!workers_busy() ||
+	    now_us() >= unsynced_since + SYNC_WAIT_US)) {
+		unsynced_since = 0;
 		if (audit_flush(audit) == -1 || write(syncer_fd, &seq, 8) != 8)
 			return -1;
 		requested = seq;
@@ -608,9 +650,26 @@ setup(void)
 	return 0;
 }
 
+/* A second, or until a sync waiting for the workers is due. */
+static struct timespec *
+poll_wait(struct timespec *ts)
+{
+	uint64_t	 us = 1000000, now, due;
+
+	if (sync_deferred() && unsynced_since != 0) {
+		now = now_us();
+		due = unsynced_since + SYNC_WAIT_US;
+		us = due > now ? due - now : 0;
+	}
+	ts->tv_sec = (time_t)(us / 1000000);
+	ts->tv_nsec = (long)(us % 1000000) * 1000;
+	return ts;
+}
+
 int
 monitor_run(const struct signer_conf *c, const char *p)
 {
+	struct timespec	 ts;
 	struct pollfd	 pfd[2 + SIGNER_MAX_WORKERS + 4096];
 	int		 who[2 + SIGNER_MAX_WORKERS + 4096];
 	int		 n, i;
@@ -646,7 +705,8 @@ monitor_run(const struct signer_conf *c, const char *p)
 				    (k->ch.out.len ? POLLOUT : 0), 0 };
 				who[n++] = i;
 			}
-		if (poll(pfd, n, 1000) == -1 && errno != EINTR) {
+		if (ppoll(pfd, n, poll_wait(&ts), NULL) == -1 &&
+		    errno != EINTR) {
 			log_msg("poll: %s", strerror(errno));
 			break;
 		}
