@@ -532,9 +532,9 @@ workers_busy(void)
 	return 0;
 }
 
-/* A sync could start now, but waits for the workers (see syncer_io). */
+/* No sync in flight, and records to sync: one may start (see syncer_io). */
 static int
-sync_deferred(void)
+can_sync(void)
 {
 	return requested == synced && audit_seq(audit) > synced;
 }
@@ -579,7 +579,7 @@ syncer_io(int readable)
 	seq = audit_seq(audit);
 	if (seq > requested && unsynced_since == 0)
 		unsynced_since = now_us();
-	if (sync_deferred() && (!workers_busy() ||
+	if (can_sync() && (!workers_busy() ||
 	    now_us() >= unsynced_since + SYNC_WAIT_US)) {
 		unsynced_since = 0;
 		if (audit_flush(audit) == -1 || write(syncer_fd, &seq, 8) != 8)
@@ -656,7 +656,7 @@ poll_wait(struct timespec *ts)
 {
 	uint64_t	 us = 1000000, now, due;
 
-	if (sync_deferred() && unsynced_since != 0) {
+	if (can_sync() && unsynced_since != 0) {
 		now = now_us();
 		due = unsynced_since + SYNC_WAIT_US;
 		us = due > now ? due - now : 0;
