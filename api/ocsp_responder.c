@@ -275,13 +275,11 @@ static int
 key_of(const struct ocsp_certid *id, char out[80])
 {
 	uint8_t	 b[16] = { 0 };
-	size_t	 i;
 
 	if (id->seriallen > 16)
 		return -1;
 	memcpy(b + 16 - id->seriallen, id->serial, id->seriallen);
-	for (i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	hex_lower(out, b, sizeof(b));
 	return 0;
 }
 

@@ -23,15 +23,13 @@ cursor_of(const cJSON *p, char out[33])
 	    "kid") : NULL;
 	unsigned char	 md[32];
 	char		 in[512];
-	int		 i;
 
 	snprintf(in, sizeof(in), "%s:%s", cJSON_IsString(name) ?
 	    name->valuestring : "", cJSON_IsString(kid) ? kid->valuestring :
 	    "");
 	if (EVP_Digest(in, strlen(in), md, NULL, EVP_sha256(), NULL) != 1)
 		memset(md, 0, sizeof(md));
-	for (i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	hex_lower(out, md, 16);
 }
 
 void

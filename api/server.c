@@ -322,13 +322,11 @@ static int
 bn_key(const BIGNUM *bn, char out[80])
 {
 	uint8_t	 b[16];
-	int	 i;
 
 	if (BN_is_negative(bn) || BN_num_bytes(bn) > 16 ||
 	    BN_bn2binpad(bn, b, sizeof(b)) != 16)
 		return -1;
-	for (i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	hex_lower(out, b, sizeof(b));
 	return 0;
 }
 

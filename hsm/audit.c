@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "hsm/audit.h"
+#include "hsm/proto.h"
 
 #define AUDIT_BUF	(256 * 1024)
 
@@ -34,12 +35,10 @@ sha256_hex(const char *s, size_t n, char out[65])
 {
 	unsigned char	 md[32];
 	unsigned int	 mdlen = 0;
-	int		 i;
 
 	if (EVP_Digest(s, n, md, &mdlen, EVP_sha256(), NULL) != 1)
 		memset(md, 0, sizeof(md));	/* cannot happen; breaks chain */
-	for (i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	hex_lower(out, md, sizeof(md));
 }
 
 /*

@@ -241,6 +241,20 @@ pbuf_free(struct pbuf *b)
 	pbuf_init(b);
 }
 
+void
+hex_lower(char *out, const void *in, size_t n)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const uint8_t		*p = in;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[p[i] >> 4];
+		out[2 * i + 1] = hex[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 static int
 put_be(struct pbuf *b, uint64_t v, int width)
 {

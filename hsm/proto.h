@@ -153,6 +153,9 @@ int	pbuf_add(struct pbuf *b, const void *p, size_t n);
 void	pbuf_consume(struct pbuf *b, size_t n);
 void	pbuf_free(struct pbuf *b);
 
+/* n bytes as 2n lowercase hex digits and a NUL: out has 2n + 1 chars. */
+void	hex_lower(char *out, const void *in, size_t n);
+
 const char *proto_status_name(uint16_t status);
 const char *proto_kind_name(uint8_t kind);
 const char *proto_alg_name(uint8_t alg);

@@ -11,24 +11,33 @@
 #include "policy/csr.h"
 #include "policy/tbs.h"
 
-static int
-put_len(struct pbuf *b, size_t n)
+/* A DER length's octets into l; their count, or 0 past 4 length octets. */
+static size_t
+len_octets(uint8_t l[5], size_t n)
 {
-	uint8_t	 l[5];
 	size_t	 k = 0, i;
 
 	if (n < 0x80) {
 		l[0] = (uint8_t)n;
-		return pbuf_add(b, l, 1);
+		return 1;
 	}
 	for (i = n; i; i >>= 8)
 		k++;
 	if (k > 4)
-		return -1;
+		return 0;
 	l[0] = (uint8_t)(0x80 | k);
 	for (i = 0; i < k; i++)
 		l[1 + i] = (uint8_t)(n >> (8 * (k - 1 - i)));
-	return pbuf_add(b, l, 1 + k);
+	return 1 + k;
+}
+
+static int
+put_len(struct pbuf *b, size_t n)
+{
+	uint8_t	 l[5];
+	size_t	 k = len_octets(l, n);
+
+	return k == 0 ? -1 : pbuf_add(b, l, k);
 }
 
 int
@@ -51,23 +60,18 @@ der_open(struct pbuf *b, uint8_t tag)
 int
 der_close(struct pbuf *b, size_t mark)
 {
-	struct pbuf	 l;
-	size_t		 n;
-	int		 rc;
+	uint8_t	 l[5];
+	size_t	 n, k;
 
 	if (mark == (size_t)-1 || mark >= b->len)
 		return -1;
 	n = b->len - mark - 1;
-	pbuf_init(&l);
-	if (put_len(&l, n) == -1 || pbuf_add(b, l.data, l.len) == -1) {
-		pbuf_free(&l);
+	/* Grown first, then shifted: pbuf_add may move the data. */
+	if ((k = len_octets(l, n)) == 0 || pbuf_add(b, l, k) == -1)
 		return -1;
-	}
-	memmove(b->data + mark + 1 + l.len, b->data + mark + 1, n);
-	memcpy(b->data + mark + 1, l.data, l.len);
-	rc = 0;
-	pbuf_free(&l);
-	return rc;
+	memmove(b->data + mark + 1 + k, b->data + mark + 1, n);
+	memcpy(b->data + mark + 1, l, k);
+	return 0;
 }
 
 /* UTCTime through 2049, GeneralizedTime after (RFC 5280 4.1.2.5). */

@@ -377,16 +377,10 @@ get_sans(const cJSON *claims, struct token *t, const char **reason)
 static void
 hexsha256(const char *s, char out[2 * SHA256_DIGEST_LENGTH + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t md[SHA256_DIGEST_LENGTH];
-	int i;
 
 	SHA256((const unsigned char *)s, strlen(s), md);
-	for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[2 * SHA256_DIGEST_LENGTH] = '\0';
+	hex_lower(out, md, sizeof(md));
 }
 
 /* Everything after the signature: claims is authenticated by now. */

@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "hsm/proto.h"
 #include "provisioning/cli.h"
 
 const char *
@@ -459,12 +460,10 @@ cli_claims(const char *aud, const char *iss, const char *sub, time_t iat,
 	char		 jti[65];
 	unsigned char	 rnd[32];
 	cJSON		*claims;
-	int		 i;
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return NULL;
-	for (i = 0; i < 32; i++)
-		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
+	hex_lower(jti, rnd, sizeof(rnd));
 	if ((claims = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(claims, "aud", aud) == NULL ||
 	    cJSON_AddNumberToObject(claims, "exp", (double)exp) == NULL ||

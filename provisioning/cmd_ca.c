@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "appliance/config.h"
+#include "hsm/proto.h"
 #include "policy/jose.h"
 #include "policy/provisioner.h"
 #include "provisioning/cli.h"
@@ -60,7 +61,7 @@ root_fingerprint(const char *path, char hex[65])
 	FILE		*fp;
 	X509		*x = NULL;
 	unsigned char	 md[32];
-	unsigned int	 n, i;
+	unsigned int	 n;
 
 	if ((fp = fopen(path, "r")) != NULL) {
 		x = PEM_read_X509(fp, NULL, NULL, NULL);
@@ -70,8 +71,7 @@ root_fingerprint(const char *path, char hex[65])
 		X509_free(x);
 		return -1;
 	}
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex_lower(hex, md, sizeof(md));
 	X509_free(x);
 	return 0;
 }

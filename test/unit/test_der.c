@@ -1,6 +1,6 @@
 /*
  * test_der.c — the strict DER reader: lengths, bounds, tags, integers,
- * booleans and times.
+ * booleans and times; and the writer's lengths, read back by the reader.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "hsm/der.h"
+#include "hsm/proto.h"
+#include "policy/tbs.h"
 
 /* Reads the single TLV in p[0..n); -1 if it is bad or not alone. */
 static int
@@ -329,6 +331,63 @@ test_eq(void **state)
 	assert_true(der_eq("", 0, "x", 0));
 }
 
+/* der_open/der_close around contents of every length form, nested. */
+static void
+test_writer_lengths(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 127, 128, 255, 256, 65535, 65536,
+	    70000 };
+	struct pbuf	 b;
+	struct der_tlv	 t, in;
+	struct der	 d;
+	uint8_t		*body;
+	size_t		 i, outer, inner;
+
+	(void)state;
+	assert_non_null(body = malloc(70000));
+	for (i = 0; i < 70000; i++)
+		body[i] = (uint8_t)(i * 7);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		pbuf_init(&b);
+		assert_true((outer = der_open(&b, 0x30)) != (size_t)-1);
+		assert_true((inner = der_open(&b, 0x04)) != (size_t)-1);
+		assert_int_equal(pbuf_add(&b, body, sizes[i]), 0);
+		assert_int_equal(der_close(&b, inner), 0);
+		assert_int_equal(der_put(&b, 0x05, NULL, 0), 0);
+		assert_int_equal(der_close(&b, outer), 0);
+		/* The strict reader refuses non-minimal lengths. */
+		assert_int_equal(read1(b.data, b.len, &t), 0);
+		assert_int_equal(t.tag, 0x30);
+		assert_int_equal(der_enter(&t, &d), 0);
+		assert_int_equal(der_expect(&d, 0x04, &in), 0);
+		assert_int_equal(in.len, sizes[i]);
+		if (sizes[i] > 0)
+			assert_memory_equal(in.val, body, sizes[i]);
+		assert_int_equal(der_expect(&d, 0x05, &in), 0);
+		assert_true(der_done(&d));
+		pbuf_free(&b);
+	}
+	/* A mark that was never opened is refused. */
+	pbuf_init(&b);
+	assert_int_equal(der_close(&b, (size_t)-1), -1);
+	assert_int_equal(der_close(&b, 0), -1);
+	free(body);
+}
+
+static void
+test_hex_lower(void **state)
+{
+	static const uint8_t in[] = { 0x00, 0x0f, 0xa5, 0xff, 0x10 };
+	char		 out[2 * sizeof(in) + 1];
+
+	(void)state;
+	memset(out, 'x', sizeof(out));
+	hex_lower(out, in, sizeof(in));
+	assert_string_equal(out, "000fa5ff10");
+	hex_lower(out, in, 0);
+	assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
@@ -344,6 +403,8 @@ main(void)
 		cmocka_unit_test(test_time_good),
 		cmocka_unit_test(test_time_bad),
 		cmocka_unit_test(test_eq),
+		cmocka_unit_test(test_writer_lengths),
+		cmocka_unit_test(test_hex_lower),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
