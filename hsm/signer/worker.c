@@ -52,6 +52,21 @@ static const struct alg {
 	[ALG_ED25519] = { -1, NULL, CKM_EDDSA, 0, NULL, "ssh-ed25519" },
 };
 
+/*
+ * Digests fetched once per worker: OpenSSL 3 looks a digest up by name on
+ * every EVP_Digest given EVP_sha256() or EVP_get_digestbyname(), and that
+ * lookup costs more than hashing a TBS.
+ */
+static EVP_MD	*mds[sizeof(algs) / sizeof(algs[0])];
+
+static const EVP_MD *
+alg_md(uint8_t alg)
+{
+	if (mds[alg] == NULL && algs[alg].md != NULL)
+		mds[alg] = EVP_MD_fetch(NULL, algs[alg].md, NULL);
+	return mds[alg];
+}
+
 /* SSH names, and the hash SSH fixes for each curve (RFC 5656). */
 static const struct {
 	const char	*name, *curve;
@@ -293,18 +308,13 @@ put16(struct pbuf *b, const void *p, size_t n)
 /* The record the monitor appends to the audit log for this job. */
 static int
 audit_fields(struct pbuf *b, const struct key_conf *kc,
-    const struct proto_sign_req *r, const struct guard_info *gi,
-    const char *result, const char *reason)
+    const struct proto_sign_req *r, const uint8_t sha256[32],
+    const struct guard_info *gi, const char *result, const char *reason)
 {
 	char		 f[AUDIT_MAX_LINE - 200], subj[600], why[400], hex[65];
-	unsigned char	 md[32];
-	int		 i, n;
+	int		 n;
 
-	if (EVP_Digest(r->payload, r->payloadlen, md, NULL, EVP_sha256(),
-	    NULL) != 1)
-		return -1;
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex_lower(hex, sha256, 32);
 	audit_escape(subj, sizeof(subj), gi->subject);
 	audit_escape(why, sizeof(why), reason);
 	n = snprintf(f, sizeof(f), "key=%s kind=%s alg=%s sha256=%s serial=%s "
@@ -322,9 +332,10 @@ do_sign(const struct proto_frame *f, struct pbuf *body, uint16_t *st)
 	struct guard_info	 gi = { "", "", "" };
 	struct wkey		*w;
 	const struct key_conf	*kc;
-	uint8_t			 tbs[128], raw[1024];
+	const EVP_MD		*md;
+	uint8_t			 tbs[128], raw[1024], sha256[32];
 	size_t			 tbslen = 19, rawlen = sizeof(raw);
-	unsigned int		 mdlen;
+	unsigned int		 mdlen = 0;
 	char			 err[P11_ERRLEN] = "signature could not be made";
 	const char		*why, *result = "refused";
 	struct pbuf		 sig;
@@ -337,6 +348,10 @@ do_sign(const struct proto_frame *f, struct pbuf *body, uint16_t *st)
 	w = &wkeys[k];
 	kc = &conf->keys[k];
 	a = &algs[r.alg];
+	/* The audit record names the payload by its SHA-256, whatever alg. */
+	if (EVP_Digest(r.payload, r.payloadlen, sha256, NULL,
+	    alg_md(ALG_ECDSA_SHA256), NULL) != 1)
+		exit(WORKER_EXIT_RETRY);
 	pbuf_init(&sig);
 	if ((why = alg_misfit(w, r.kind, r.alg)) != NULL)
 		*st = PROTO_E_BAD_ALG;
@@ -350,10 +365,15 @@ do_sign(const struct proto_frame *f, struct pbuf *body, uint16_t *st)
 			memcpy(tbs, a->digestinfo, 19);
 		else
 			tbslen = 0;
+		md = alg_md(r.alg);
+		if (md != NULL && EVP_MD_get_type(md) == NID_sha256) {
+			memcpy(tbs + tbslen, sha256, sizeof(sha256));
+			mdlen = sizeof(sha256);
+		}
 		rc = a->md == NULL ? p11_sign(tok, w->slot, a->mech, 0,
 		    r.payload, r.payloadlen, raw, &rawlen, err, sizeof(err)) :
-		    EVP_Digest(r.payload, r.payloadlen, tbs + tbslen, &mdlen,
-		    EVP_get_digestbyname(a->md), NULL) != 1 ? -1 :
+		    md == NULL || (mdlen == 0 && EVP_Digest(r.payload,
+		    r.payloadlen, tbs + tbslen, &mdlen, md, NULL) != 1) ? -1 :
 		    p11_sign(tok, w->slot, a->mech, a->pss_hash, tbs,
 		    tbslen + mdlen, raw, &rawlen, err, sizeof(err));
 		if (rc == -1 || format_sig(w, r.kind, r.alg, raw, rawlen,
@@ -366,7 +386,8 @@ do_sign(const struct proto_frame *f, struct pbuf *body, uint16_t *st)
 			result = "signed";
 		OPENSSL_cleanse(raw, sizeof(raw));
 	}
-	if (audit_fields(body, kc, &r, &gi, result, why ? why : "") == -1 ||
+	if (audit_fields(body, kc, &r, sha256, &gi, result, why ? why : "") ==
+	    -1 ||
 	    (why ? put16(body, why, strlen(why)) :
 	    put16(body, sig.data, sig.len)) == -1)
 		exit(WORKER_EXIT_RETRY);
