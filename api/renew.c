@@ -115,7 +115,7 @@ reissue(struct api *a, struct evhttp_request *req, X509 *leaf,
 	const char		*why = NULL;
 
 	pbuf_init(&tbs);
-	memset(&sc, 0, sizeof(sc));
+	store_cert_clear(&sc);
 	if (serial_key(X509_get0_serialNumber(leaf), key) == -1 ||
 	    (k = store_get(a->store, 0, key, &rec)) == 1)
 		why = "certificate not issued by this CA";

@@ -1367,6 +1367,46 @@ enqueue(struct store *s, struct item *it, void (*done)(int, void *),
 	}
 }
 
+void
+store_cert_clear(struct store_cert *c)
+{
+	c->serial[0] = c->subject[0] = c->sans[0] = '\0';
+	c->provisioner[0] = c->jti[0] = c->renewed_from[0] = '\0';
+	c->der = NULL;
+	c->derlen = 0;
+	c->not_before = c->not_after = c->jti_exp = 0;
+	c->ssh = c->ssh_type = 0;
+}
+
+/* A string into a buffer of the same size, up to its NUL only. */
+static void
+strcopy(char *dst, const char *src, size_t size)
+{
+	size_t	 n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void
+store_cert_copy(struct store_cert *dst, const struct store_cert *src)
+{
+	strcopy(dst->serial, src->serial, sizeof(dst->serial));
+	strcopy(dst->subject, src->subject, sizeof(dst->subject));
+	strcopy(dst->sans, src->sans, sizeof(dst->sans));
+	strcopy(dst->provisioner, src->provisioner, sizeof(dst->provisioner));
+	strcopy(dst->jti, src->jti, sizeof(dst->jti));
+	strcopy(dst->renewed_from, src->renewed_from,
+	    sizeof(dst->renewed_from));
+	dst->der = src->der;
+	dst->derlen = src->derlen;
+	dst->not_before = src->not_before;
+	dst->not_after = src->not_after;
+	dst->jti_exp = src->jti_exp;
+	dst->ssh = src->ssh;
+	dst->ssh_type = src->ssh_type;
+}
+
 int
 store_put_cert(struct store *s, const struct store_cert *c,
     void (*done)(int result, void *arg), void *arg)

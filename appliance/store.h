@@ -27,6 +27,11 @@ struct store;
 /* Room for 64 SANs or principals of up to 255 bytes, comma-joined. */
 #define STORE_SANS_MAX	(64 * 256 + 64)
 
+/*
+ * A certificate to store. It is some 17 KB, nearly all of it sans: start
+ * one with store_cert_clear and copy one with store_cert_copy, which touch
+ * only what is used (both name every field: keep them in step).
+ */
 struct store_cert {
 	char		 serial[80];	/* lowercase hex */
 	const uint8_t	*der;
@@ -90,6 +95,8 @@ void	store_forget_expired(struct store *s);
  * With STORE_OK it is used for good; otherwise the store has released it,
  * unless the refusal was that the jti is used already.)
  */
+void	store_cert_clear(struct store_cert *c);
+void	store_cert_copy(struct store_cert *dst, const struct store_cert *src);
 int	store_put_cert(struct store *s, const struct store_cert *c,
 	    void (*done)(int result, void *arg), void *arg);
 
