@@ -3,6 +3,7 @@
  * compact JWS and PBES2 JWE. See jose.h for the contract.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1595,6 +1596,169 @@ ec_size(const struct alg *a)
 	return cv != NULL ? (int)cv->size : 0;
 }
 
+/*
+ * The fixed-size r||s of RFC 7518 §3.4 as a DER ECDSA-Sig-Value: two
+ * minimal positive INTEGERs. size is at most 66 (P-521), so der needs
+ * ECDSA_DER_MAX bytes. Returns the DER's length.
+ */
+#define ECDSA_DER_MAX	(3 + 2 * (2 + 1 + 66))
+
+static size_t
+ecdsa_der(const uint8_t *raw, size_t size, uint8_t *der)
+{
+	size_t o = 0, body, i, k, n[2], lead[2];
+	const uint8_t *v[2] = { raw, raw + size };
+
+	for (i = 0; i < 2; i++) {
+		for (k = 0; k + 1 < size && v[i][k] == 0; k++)
+			;
+		v[i] += k;
+		n[i] = size - k;
+		lead[i] = v[i][0] & 0x80 ? 1 : 0;	/* keep it positive */
+	}
+	body = 4 + n[0] + lead[0] + n[1] + lead[1];
+	der[o++] = 0x30;
+	if (body >= 0x80)
+		der[o++] = 0x81;
+	der[o++] = (uint8_t)body;
+	for (i = 0; i < 2; i++) {
+		der[o++] = 0x02;
+		der[o++] = (uint8_t)(n[i] + lead[i]);
+		if (lead[i])
+			der[o++] = 0;
+		memcpy(der + o, v[i], n[i]);
+		o += n[i];
+	}
+	return o;
+}
+
+/*
+ * The digests of algs, fetched once: OpenSSL 3 looks a digest up by name
+ * on every init that names one.
+ */
+static EVP_MD *alg_mds[NALGS];
+static pthread_once_t mds_once = PTHREAD_ONCE_INIT;
+
+static void
+mds_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < NALGS; i++)
+		EVP_MD_free(alg_mds[i]);
+}
+
+static void
+mds_fetch(void)
+{
+	size_t i;
+
+	for (i = 0; i < NALGS; i++)
+		if (algs[i].md != NULL)
+			alg_mds[i] = EVP_MD_fetch(NULL, algs[i].md, NULL);
+	atexit(mds_free);
+}
+
+static const EVP_MD *
+alg_md(const struct alg *a)
+{
+	if (pthread_once(&mds_once, mds_fetch) != 0)
+		return NULL;
+	return alg_mds[a - algs];
+}
+
+/*
+ * Per thread, ready verify contexts for the last few EC keys. A token's
+ * key is its provisioner's, the same for many tokens, and making a
+ * context per token costs OpenSSL 3 some twenty allocations and a walk of
+ * its name map. Each context holds a reference to its key, so a cached
+ * key outlives a provisioner reload and its address cannot be reused
+ * while it is cached; the oldest is dropped when a new key comes.
+ */
+#define VCTX_KEYS 4
+
+struct vctx {
+	EVP_PKEY *pk;
+	EVP_PKEY_CTX *ctx;
+};
+
+static pthread_key_t vctx_key;
+static pthread_once_t vctx_once = PTHREAD_ONCE_INIT;
+static int vctx_ok;
+
+static void
+vctx_free(void *p)
+{
+	struct vctx *v = p;
+	size_t i;
+
+	for (i = 0; i < VCTX_KEYS; i++)
+		EVP_PKEY_CTX_free(v[i].ctx);
+	free(v);
+}
+
+static void
+vctx_make(void)
+{
+	vctx_ok = pthread_key_create(&vctx_key, vctx_free) == 0;
+}
+
+static EVP_PKEY_CTX *
+vctx_get(EVP_PKEY *pk)
+{
+	struct vctx *v;
+	EVP_PKEY_CTX *ctx;
+	size_t i;
+
+	if (pthread_once(&vctx_once, vctx_make) != 0 || !vctx_ok)
+		return NULL;
+	if ((v = pthread_getspecific(vctx_key)) == NULL) {
+		if ((v = calloc(VCTX_KEYS, sizeof(*v))) == NULL)
+			return NULL;
+		if (pthread_setspecific(vctx_key, v) != 0) {
+			free(v);
+			return NULL;
+		}
+	}
+	for (i = 0; i < VCTX_KEYS; i++)
+		if (v[i].ctx != NULL && v[i].pk == pk)
+			return v[i].ctx;
+	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) == NULL)
+		return NULL;
+	if (EVP_PKEY_verify_init(ctx) != 1) {
+		EVP_PKEY_CTX_free(ctx);
+		return NULL;
+	}
+	EVP_PKEY_CTX_free(v[VCTX_KEYS - 1].ctx);
+	memmove(v + 1, v, (VCTX_KEYS - 1) * sizeof(*v));
+	v[0] = (struct vctx){ pk, ctx };
+	return ctx;
+}
+
+/* ECDSA over tbs with the alg's digest: a cached context, one hash. */
+static int
+ec_verify(EVP_PKEY *pk, const struct alg *a, const uint8_t *tbs,
+    size_t tbslen, const uint8_t *sig, size_t siglen)
+{
+	uint8_t der[ECDSA_DER_MAX], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+	const EVP_MD *m;
+	EVP_PKEY_CTX *ctx;
+	size_t derlen;
+
+	if (ec_size(a) == 0)
+		return JOSE_ERR_INTERNAL;
+	/* Exact length: no leading-zero or DER variants of one signature. */
+	if (siglen != 2 * (size_t)ec_size(a))
+		return JOSE_ERR_VERIFY;
+	if ((m = alg_md(a)) == NULL || (ctx = vctx_get(pk)) == NULL ||
+	    EVP_Digest(tbs, tbslen, md, &mdlen, m, NULL) != 1)
+		return JOSE_ERR_INTERNAL;
+	derlen = ecdsa_der(sig, siglen / 2, der);
+	return EVP_PKEY_verify(ctx, der, derlen, md, mdlen) == 1 ? JOSE_OK :
+	    JOSE_ERR_VERIFY;
+}
+
 static int
 do_sign(EVP_PKEY *pk, const struct alg *a, const uint8_t *tbs, size_t tbslen,
     uint8_t **sigp, size_t *siglenp)
@@ -1642,31 +1806,13 @@ do_verify(EVP_PKEY *pk, const struct alg *a, const uint8_t *tbs,
 {
 	EVP_MD_CTX *mctx = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
-	ECDSA_SIG *es = NULL;
-	BIGNUM *r = NULL, *s = NULL;
-	unsigned char *der = NULL;
-	const uint8_t *vsig = sig;
-	size_t vlen = siglen, size;
-	int derlen, rc = JOSE_ERR_VERIFY;
+	int rc = JOSE_ERR_VERIFY;
 
 	/* Exact lengths: no leading-zero or DER variants of one signature. */
 	switch (a->kind) {
 	case K_EC:
-		size = (size_t)ec_size(a);
-		if (siglen != 2 * size)
-			return JOSE_ERR_VERIFY;
-		rc = JOSE_ERR_INTERNAL;
-		if ((es = ECDSA_SIG_new()) == NULL ||
-		    (r = BN_bin2bn(sig, (int)size, NULL)) == NULL ||
-		    (s = BN_bin2bn(sig + size, (int)size, NULL)) == NULL ||
-		    ECDSA_SIG_set0(es, r, s) != 1)
-			goto out;
-		r = s = NULL;
-		if ((derlen = i2d_ECDSA_SIG(es, &der)) <= 0)
-			goto out;
-		vsig = der;
-		vlen = (size_t)derlen;
-		break;
+		rc = ec_verify(pk, a, tbs, tbslen, sig, siglen);
+		goto out;
 	case K_RSA:
 	case K_PSS:
 		if (EVP_PKEY_get_size(pk) <= 0 ||
@@ -1686,16 +1832,12 @@ do_verify(EVP_PKEY *pk, const struct alg *a, const uint8_t *tbs,
 	    NULL) != 1 ||
 	    rsa_padding(pctx, a) != 0)
 		goto out;
-	rc = EVP_DigestVerify(mctx, vsig, vlen, tbs, tbslen) == 1 ?
+	rc = EVP_DigestVerify(mctx, sig, siglen, tbs, tbslen) == 1 ?
 	    JOSE_OK : JOSE_ERR_VERIFY;
 out:
 	if (rc != JOSE_OK)
 		ERR_clear_error();
 	EVP_MD_CTX_free(mctx);
-	ECDSA_SIG_free(es);
-	BN_free(r);
-	BN_free(s);
-	OPENSSL_free(der);
 	return rc;
 }
 

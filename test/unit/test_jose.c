@@ -790,6 +790,95 @@ test_jws_roundtrip(void **state)
 		sign_verify(get_rsa(), rsa_algs[i], 256);
 }
 
+/*
+ * r or s with leading zero bytes, or with the top bit set, is re-encoded
+ * as DER by the verifier: every case must verify, and a flipped bit must
+ * not. Signs until each case has come up (1 in 256 for a zero byte).
+ */
+static void
+test_jws_ecdsa_short_values(void **state)
+{
+	static const struct {
+		const char *curve, *alg;
+		size_t size;
+	} cs[] = {
+		{ "P-256", "ES256", 32 },
+		{ "P-384", "ES384", 48 },
+		{ "P-521", "ES512", 66 },
+	};
+	EVP_PKEY *pk, *pub;
+	uint8_t *sig;
+	size_t i, sl, tries;
+	char *t, *bad;
+	int seen;
+
+	(void)state;
+	for (i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+		pk = gen_ec(cs[i].curve);
+		pub = public_of(pk);
+		for (seen = 0, tries = 0; seen != 15 && tries < 20000;
+		    tries++) {
+			t = jose_jws_sign(pk, cs[i].alg, NULL, PAYLOAD,
+			    strlen(PAYLOAD));
+			assert_non_null(t);
+			assert_int_equal(jose_b64url_decode(t + part_off(t, 2),
+			    strlen(t + part_off(t, 2)), &sig, &sl), JOSE_OK);
+			assert_int_equal(sl, 2 * cs[i].size);
+			seen |= (sig[0] == 0) | (sig[cs[i].size] == 0) << 1 |
+			    (sig[0] & 0x80 ? 4 : 0) |
+			    (sig[cs[i].size] & 0x80 ? 8 : 0);
+			/* P-521's top byte is 0 or 1: its high bit never is. */
+			if (cs[i].size == 66)
+				seen |= 12;
+			assert_int_equal(verify_rc(t, pub), JOSE_OK);
+			if (tries % 64 == 0) {
+				bad = flip(t, 2);
+				assert_int_not_equal(verify_rc(bad, pub),
+				    JOSE_OK);
+				free(bad);
+			}
+			free(sig);
+			free(t);
+		}
+		assert_int_equal(seen, 15);
+		EVP_PKEY_free(pub);
+		EVP_PKEY_free(pk);
+	}
+}
+
+/*
+ * The verifier keeps a context per key and thread: a token must still be
+ * checked against the key it is given, through more keys than it keeps
+ * and keys freed and made again.
+ */
+static void
+test_jws_key_cache(void **state)
+{
+	EVP_PKEY *pk[6], *pub[6];
+	char *t[6];
+	int i, j, round;
+
+	(void)state;
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 6; i++) {
+			pk[i] = gen_ec("P-256");
+			pub[i] = public_of(pk[i]);
+			t[i] = jose_jws_sign(pk[i], "ES256", NULL, PAYLOAD,
+			    strlen(PAYLOAD));
+			assert_non_null(t[i]);
+		}
+		for (i = 0; i < 6; i++)
+			for (j = 0; j < 6; j++)
+				assert_int_equal(verify_rc(t[i], pub[j]) ==
+				    JOSE_OK, i == j);
+		for (i = 0; i < 6; i++) {
+			free(t[i]);
+			EVP_PKEY_free(pub[i]);
+			EVP_PKEY_free(pk[i]);
+		}
+	}
+}
+
 static void
 test_jws_default_alg(void **state)
 {
@@ -1608,6 +1697,8 @@ main(void)
 		cmocka_unit_test(test_jwk_rsa_crt_derived),
 		cmocka_unit_test(test_jwk_step_members),
 		cmocka_unit_test(test_jws_roundtrip),
+		cmocka_unit_test(test_jws_ecdsa_short_values),
+		cmocka_unit_test(test_jws_key_cache),
 		cmocka_unit_test(test_jws_default_alg),
 		cmocka_unit_test(test_jws_alg_refused),
 		cmocka_unit_test(test_jws_header_rules),
