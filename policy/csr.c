@@ -86,9 +86,48 @@ static const struct keyalg {
  * curve, made once, is duplicated instead and given the point
  * (EVP_PKEY_set1_encoded_public_key checks it is on the curve). Made
  * under pthread_once: csr_parse runs on the front end's workpool threads.
+ *
+ * Even the copy costs OpenSSL 3 some forty allocations, the group's among
+ * them, so each thread keeps one copy per curve and only replaces its
+ * point: a CSR's key lives no longer than its csr_parse, and a thread
+ * parses one CSR at a time.
  */
 static EVP_PKEY		*curve_keys[NKEYALGS];
 static pthread_once_t	 curves_once = PTHREAD_ONCE_INIT;
+static pthread_key_t	 thread_keys;
+static int		 thread_keys_ok;
+
+static void
+thread_keys_free(void *p)
+{
+	EVP_PKEY	**v = p;
+	size_t		 i;
+
+	for (i = 0; i < NKEYALGS; i++)
+		EVP_PKEY_free(v[i]);
+	free(v);
+}
+
+/* This thread's key of curve i, with some earlier CSR's point; NULL: none. */
+static EVP_PKEY *
+thread_key(size_t i)
+{
+	EVP_PKEY	**v;
+
+	if (!thread_keys_ok)
+		return NULL;
+	if ((v = pthread_getspecific(thread_keys)) == NULL) {
+		if ((v = calloc(NKEYALGS, sizeof(*v))) == NULL)
+			return NULL;
+		if (pthread_setspecific(thread_keys, v) != 0) {
+			free(v);
+			return NULL;
+		}
+	}
+	if (v[i] == NULL)
+		v[i] = EVP_PKEY_dup(curve_keys[i]);
+	return v[i];
+}
 
 static void
 curves_free(void)
@@ -120,6 +159,8 @@ curves_make(void)
 			curve_keys[i] = NULL;	/* fromdata() by name, then */
 		EVP_PKEY_CTX_free(ctx);
 	}
+	thread_keys_ok = pthread_key_create(&thread_keys,
+	    thread_keys_free) == 0;
 	atexit(curves_free);
 }
 
@@ -557,9 +598,12 @@ parse_spki(const struct der_tlv *spki, struct csr *c,
 	case FAM_EC:
 		if (pthread_once(&curves_once, curves_make) == 0 &&
 		    curve_keys[ka - keyalgs] != NULL) {
-			if ((*pk = EVP_PKEY_dup(curve_keys[ka - keyalgs])) ==
-			    NULL)
+			if ((*pk = thread_key(ka - keyalgs)) == NULL ||
+			    EVP_PKEY_up_ref(*pk) != 1) {
+				*pk = NULL;
 				return "out of memory";
+			}
+			/* The caller's EVP_PKEY_free drops the reference. */
 			if (EVP_PKEY_set1_encoded_public_key(*pk, key.val + 1,
 			    key.len - 1) != 1) {
 				EVP_PKEY_free(*pk);

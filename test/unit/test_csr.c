@@ -15,6 +15,8 @@
 
 #include <arpa/inet.h>
 
+#include <pthread.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,6 +488,87 @@ test_ec(void **state)
 		assert_memory_equal(c.fp, fp, 32);
 		free(der);
 	}
+}
+
+/*
+ * Each thread keeps one key object per curve and replaces its point for
+ * every CSR. A CSR signed by another key than its own must still fail
+ * right after one with the signer's key, on one thread and on two at once.
+ */
+struct reuse_run {
+	const struct blob	*good, *forged;
+	int			 wrong;
+};
+
+static void *
+reuse_thread(void *arg)
+{
+	struct reuse_run	*r = arg;
+	struct csr		*c;
+	int			 i;
+
+	if ((c = malloc(sizeof(*c))) == NULL) {
+		r->wrong = -1;
+		return NULL;
+	}
+	for (i = 0; i < 150; i++) {
+		if (csr_parse(r->good->b, r->good->n, c, NULL, 0) != 0)
+			r->wrong++;
+		if (csr_parse(r->forged->b, r->forged->n, c, NULL, 0) != -1)
+			r->wrong++;
+		ERR_clear_error();
+	}
+	free(c);
+	return NULL;
+}
+
+static void
+test_ec_key_reuse(void **state)
+{
+	static struct csr	 c;
+	static struct blob	 name, spki_a, spki_b, off, a, b, forged, bad,
+				 attrs;
+	struct reuse_run	 runs[2];
+	pthread_t		 th[2];
+	EVP_PKEY		*kb;
+	int			 i;
+
+	(void)state;
+	assert_non_null(kb = EVP_EC_gen("P-256"));
+	attrs.n = 0;
+	name_of(&name, OID_CN, 0x0c, "h", NULL);
+	spki_of(&spki_a, p256);
+	spki_of(&spki_b, kb);
+	req_of(&a, p256, "\x02\x01\x00", 3, &name, &spki_a, &attrs, NULL, 0,
+	    S(ALG_ECDSA_SHA256), EVP_sha256());
+	req_of(&b, kb, "\x02\x01\x00", 3, &name, &spki_b, &attrs, NULL, 0,
+	    S(ALG_ECDSA_SHA256), EVP_sha256());
+	/* B's key, A's signature */
+	req_of(&forged, p256, "\x02\x01\x00", 3, &name, &spki_b, &attrs, NULL,
+	    0, S(ALG_ECDSA_SHA256), EVP_sha256());
+	off = spki_a;
+	off.b[90] ^= 1;
+	req_of(&bad, p256, "\x02\x01\x00", 3, &name, &off, &attrs, NULL, 0,
+	    S(ALG_ECDSA_SHA256), EVP_sha256());
+	accepted(a.b, a.n, &c);
+	check_spki(&c, p256);
+	refused(forged.b, forged.n, "bad CSR signature");
+	refused(bad.b, bad.n, "invalid public key");
+	accepted(b.b, b.n, &c);
+	check_spki(&c, kb);
+	accepted(a.b, a.n, &c);
+	check_spki(&c, p256);
+	refused(forged.b, forged.n, "bad CSR signature");
+	for (i = 0; i < 2; i++) {
+		runs[i] = (struct reuse_run){ i ? &b : &a, &forged, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, reuse_thread,
+		    &runs[i]), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(runs[i].wrong, 0);
+	}
+	EVP_PKEY_free(kb);
 }
 
 static void
@@ -1808,6 +1891,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ec),
+		cmocka_unit_test(test_ec_key_reuse),
 		cmocka_unit_test(test_spki_aliases_input),
 		cmocka_unit_test(test_rsa),
 		cmocka_unit_test(test_rsa_short),
