@@ -141,6 +141,7 @@ struct sign_req {
 void	h_sign(struct api *, struct evhttp_request *, const char *);
 int	sign_parse(const char *buf, size_t n, struct sign_req *r, char *why,
 	    size_t whysz);
+void	sign_req_init(struct sign_req *r);	/* empty; csr_clear's size note */
 void	sign_req_free(struct sign_req *r);
 int	sign_authorize(const struct sign_req *r, const struct token *t,
 	    time_t now, time_t ca_not_after, time_t *nb, time_t *na, char *why,

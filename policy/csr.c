@@ -929,13 +929,25 @@ parse(const uint8_t *der, size_t len, struct csr *c)
 	return err;
 }
 
+void
+csr_clear(struct csr *c)
+{
+	c->spki = NULL;
+	c->spkilen = 0;
+	c->keytype = 0;
+	c->bits = 0;
+	c->cn[0] = '\0';
+	c->nsans = 0;
+	memset(c->fp, 0, sizeof(c->fp));
+}
+
 int
 csr_parse(const uint8_t *der, size_t len, struct csr *c, char *why,
     size_t whysz)
 {
 	const char	*err;
 
-	memset(c, 0, sizeof(*c));
+	csr_clear(c);
 	/* err says what failed inside OpenSSL; its queue stays as it was. */
 	ERR_set_mark();
 	err = der == NULL ? "malformed CSR" : parse(der, len, c);
@@ -943,7 +955,7 @@ csr_parse(const uint8_t *der, size_t len, struct csr *c, char *why,
 	if (err == NULL)
 		return 0;
 	/* Nothing half-read may be mistaken for a result. */
-	memset(c, 0, sizeof(*c));
+	csr_clear(c);
 	if (why != NULL && whysz > 0)
 		snprintf(why, whysz, "%s", err);
 	return -1;

@@ -30,6 +30,13 @@ struct csr {
 	uint8_t		 fp[32];	/* SHA-256 of the whole DER (cnf) */
 };
 
+/*
+ * Empties c: no key, no CN, no SANs, as csr_parse leaves it on failure.
+ * c is some 17 KB, nearly all of it sans, which only nsans makes valid:
+ * this writes the rest only.
+ */
+void	csr_clear(struct csr *c);
+
 /* PEM "CERTIFICATE REQUEST" (or "NEW CERTIFICATE REQUEST") to DER. */
 int	csr_pem_to_der(const char *pem, uint8_t **der, size_t *len);
 
