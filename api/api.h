@@ -56,6 +56,7 @@ struct api {
 	/* The issuer side of every certificate, encoded once. */
 	uint8_t			*inter_subject, *inter_spki;
 	size_t			 inter_subjectlen, inter_spkilen;
+	uint8_t			 inter_keyid[20];	/* for the AKI */
 	uint8_t			 alg;		/* ALG_* of the issuing key */
 	time_t			 inter_not_after;
 	struct provset		*provs;

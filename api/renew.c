@@ -159,8 +159,8 @@ reissue(struct api *a, struct evhttp_request *req, X509 *leaf,
 	    .issuerlen = a->inter_subjectlen, .not_before = nb,
 	    .not_after = na, .subject = tp.subject, .subjectlen = tp.subjectlen,
 	    .spki = spki ? spki : tp.spki, .spkilen = spki ? spkilen :
-	    tp.spkilen, .pathlen = -1, .aki_spki = a->inter_spki,
-	    .aki_spkilen = a->inter_spkilen, .extra = tp.extra.data,
+	    tp.spkilen, .pathlen = -1, .aki_id = a->inter_keyid,
+	    .extra = tp.extra.data,
 	    .extralen = tp.extra.len };
 	if (tbs_encode(&pr, &tbs) == -1) {
 		reply_error(req, 500, "out of memory");

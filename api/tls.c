@@ -190,7 +190,7 @@ issuer_pieces(struct api *a)
 	memcpy(a->inter_spki, p, n);
 	a->inter_spkilen = n;
 	OPENSSL_free(p);
-	return 0;
+	return tbs_key_id(a->inter_spki, a->inter_spkilen, a->inter_keyid);
 }
 
 static void

@@ -657,8 +657,8 @@ sign_checked(void *arg, int cancelled)
 	    .spki = r->csr.spki, .spkilen = r->csr.spkilen, .ca = 0,
 	    .pathlen = -1, .keyusage = TBS_KU_DIGITAL_SIGNATURE |
 	    (r->csr.keytype == KEYTYPE_RSA ?
-	    TBS_KU_KEY_ENCIPHERMENT : 0), .aki_spki = a->inter_spki,
-	    .aki_spkilen = a->inter_spkilen, .extra = ext.data,
+	    TBS_KU_KEY_ENCIPHERMENT : 0), .aki_id = a->inter_keyid,
+	    .extra = ext.data,
 	    .extralen = ext.len };
 	if (tbs_encode(&pr, &tbs) == -1)
 		goto oom;

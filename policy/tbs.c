@@ -3,6 +3,9 @@
  */
 #include <arpa/inet.h>
 
+#include <pthread.h>
+#include <stdlib.h>
+
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -137,6 +140,23 @@ tbs_algid(uint8_t alg, const uint8_t **der, size_t *len)
 	return 0;
 }
 
+/* Fetched once: EVP_sha1() makes OpenSSL 3 look SHA-1 up on every use. */
+static EVP_MD		*sha1;
+static pthread_once_t	 sha1_once = PTHREAD_ONCE_INIT;
+
+static void
+sha1_free(void)
+{
+	EVP_MD_free(sha1);
+}
+
+static void
+sha1_fetch(void)
+{
+	if ((sha1 = EVP_MD_fetch(NULL, "SHA1", NULL)) != NULL)
+		atexit(sha1_free);
+}
+
 int
 tbs_key_id(const uint8_t *spki, size_t spkilen, uint8_t out[20])
 {
@@ -149,7 +169,9 @@ tbs_key_id(const uint8_t *spki, size_t spkilen, uint8_t out[20])
 	    der_expect(&in, DER_SEQUENCE, &a) == -1 ||
 	    der_expect(&in, DER_BITSTRING, &bits) == -1 || bits.len < 1)
 		return -1;
-	return EVP_Digest(bits.val + 1, bits.len - 1, out, &n, EVP_sha1(),
+	if (pthread_once(&sha1_once, sha1_fetch) != 0 || sha1 == NULL)
+		return -1;
+	return EVP_Digest(bits.val + 1, bits.len - 1, out, &n, sha1,
 	    NULL) == 1 ? 0 : -1;
 }
 
@@ -282,10 +304,12 @@ put_extensions(const struct tbs_profile *pr, struct pbuf *b)
 	    put_ext(b, "\x55\x1d\x0e", 3, 0, &v) == -1)
 		goto out;
 	v.len = 0;
-	if (pr->aki_spki) {
+	if (pr->aki_spki || pr->aki_id) {
 		m = der_open(&v, DER_SEQUENCE);
-		if (tbs_key_id(pr->aki_spki, pr->aki_spkilen, kid) == -1 ||
-		    der_put(&v, DER_CTXP(0), kid, 20) == -1 ||
+		if ((pr->aki_id == NULL && tbs_key_id(pr->aki_spki,
+		    pr->aki_spkilen, kid) == -1) ||
+		    der_put(&v, DER_CTXP(0), pr->aki_id ? pr->aki_id : kid,
+		    20) == -1 ||
 		    der_close(&v, m) == -1 ||
 		    put_ext(b, "\x55\x1d\x23", 3, 0, &v) == -1)
 			goto out;

@@ -38,6 +38,7 @@ struct tbs_profile {
 	unsigned	 keyusage;	/* TBS_KU_* bits; 0: no extension */
 	const uint8_t	*aki_spki;	/* issuer's SPKI for the AKI; NULL: none */
 	size_t		 aki_spkilen;
+	const uint8_t	*aki_id;	/* or its key id (20 bytes), if known */
 	const uint8_t	*extra;		/* more Extension DERs, concatenated */
 	size_t		 extralen;
 };
