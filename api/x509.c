@@ -53,31 +53,33 @@ job_free(struct sign_job *j)
 	free(j);
 }
 
-/* PEM with 64-column lines and a final newline, as step-ca sends. */
-static char *
-pem(const uint8_t *der, size_t n)
+/*
+ * A certificate as the quoted JSON string of its PEM: 64-column lines and
+ * a final newline, as step-ca sends, each newline written \n. Base64 and
+ * the armour lines need no other escaping, so nothing is scanned.
+ */
+static int
+pem_json(struct pbuf *b, const uint8_t *der, size_t n)
 {
-	static const char hd[] = "-----BEGIN CERTIFICATE-----\n";
-	static const char ft[] = "-----END CERTIFICATE-----\n";
-	size_t	 b64 = 4 * ((n + 2) / 3), lines = (b64 + 63) / 64, i, o;
-	char	*s, *tmp;
+	static const char hd[] = "\"-----BEGIN CERTIFICATE-----\\n";
+	static const char ft[] = "-----END CERTIFICATE-----\\n\"";
+	size_t	 b64 = 4 * ((n + 2) / 3), i, k;
+	char	*tmp;
+	int	 rc = -1;
 
-	if ((tmp = malloc(b64 + 1)) == NULL ||
-	    (s = malloc(sizeof(hd) + b64 + lines + sizeof(ft))) == NULL) {
-		free(tmp);
-		return NULL;
-	}
+	if (n > INT_MAX || (tmp = malloc(b64 + 1)) == NULL)
+		return -1;
 	EVP_EncodeBlock((unsigned char *)tmp, der, (int)n);
-	memcpy(s, hd, sizeof(hd) - 1);
-	o = sizeof(hd) - 1;
-	for (i = 0; i < b64; i += 64) {
-		memcpy(s + o, tmp + i, b64 - i < 64 ? b64 - i : 64);
-		o += b64 - i < 64 ? b64 - i : 64;
-		s[o++] = '\n';
-	}
-	memcpy(s + o, ft, sizeof(ft));
+	if (pbuf_add(b, hd, sizeof(hd) - 1) == -1)
+		goto out;
+	for (i = 0; i < b64; i += k)
+		if (pbuf_add(b, tmp + i, (k = b64 - i < 64 ? b64 - i : 64)) ==
+		    -1 || pbuf_add(b, "\\n", 2) == -1)
+			goto out;
+	rc = pbuf_add(b, ft, sizeof(ft) - 1);
+out:
 	free(tmp);
-	return s;
+	return rc;
 }
 
 /*
@@ -136,7 +138,6 @@ sign_answer(struct api *a, const uint8_t *der, size_t n, struct pbuf *out)
 	    "\"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\"],\"minVersion\":1.2,"
 	    "\"maxVersion\":1.3,\"renegotiation\":false}}\n";
 	struct pbuf	 leaf;
-	char		*crt;
 	int		 rc = -1;
 
 	if (a->inter_json.len == 0 && json_str(&a->inter_json,
@@ -145,7 +146,9 @@ sign_answer(struct api *a, const uint8_t *der, size_t n, struct pbuf *out)
 		return -1;
 	}
 	pbuf_init(&leaf);
-	if ((crt = pem(der, n)) != NULL && json_str(&leaf, crt) == 0 &&
+	if (pem_json(&leaf, der, n) == 0 &&
+	    pbuf_reserve(out, 2 * leaf.len + 2 * a->inter_json.len +
+	    sizeof(tls_options) + 64) == 0 &&
 	    pbuf_add(out, "{\"crt\":", 7) == 0 &&
 	    pbuf_add(out, leaf.data, leaf.len) == 0 &&
 	    pbuf_add(out, ",\"ca\":", 6) == 0 &&
@@ -157,7 +160,6 @@ sign_answer(struct api *a, const uint8_t *der, size_t n, struct pbuf *out)
 	    pbuf_add(out, "]", 1) == 0 &&
 	    pbuf_add(out, tls_options, sizeof(tls_options) - 1) == 0)
 		rc = 0;
-	free(crt);
 	pbuf_free(&leaf);
 	return rc;
 }

@@ -201,12 +201,13 @@ pbuf_init(struct pbuf *b)
 }
 
 int
-pbuf_add(struct pbuf *b, const void *p, size_t n)
+pbuf_reserve(struct pbuf *b, size_t n)
 {
 	uint8_t	*nd;
 	size_t	 ncap;
 
-	if (n > SIZE_MAX - b->len)
+	/* Doubling must not wrap. */
+	if (n > SIZE_MAX / 2 || b->len > SIZE_MAX / 2 - n)
 		return -1;
 	if (b->len + n > b->cap) {
 		ncap = b->cap ? b->cap : 256;
@@ -217,6 +218,14 @@ pbuf_add(struct pbuf *b, const void *p, size_t n)
 		b->data = nd;
 		b->cap = ncap;
 	}
+	return 0;
+}
+
+int
+pbuf_add(struct pbuf *b, const void *p, size_t n)
+{
+	if (pbuf_reserve(b, n) == -1)
+		return -1;
 	if (n)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;

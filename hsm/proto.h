@@ -150,6 +150,7 @@ int	proto_put_frame(struct pbuf *b, uint8_t type, uint16_t status,
 
 void	pbuf_init(struct pbuf *b);
 int	pbuf_add(struct pbuf *b, const void *p, size_t n);
+int	pbuf_reserve(struct pbuf *b, size_t n);	/* room for n more */
 void	pbuf_consume(struct pbuf *b, size_t n);
 void	pbuf_free(struct pbuf *b);
 

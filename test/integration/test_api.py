@@ -144,6 +144,9 @@ class Api:
         certs = split_pems(o["crt"])
         assert len(certs) == 1
         leaf = certs[0]
+        # step-ca's PEM exactly: 64-column base64, a final newline.
+        assert o["crt"] == ssl.DER_cert_to_PEM_cert(
+            leaf.public_bytes(serialization.Encoding.DER))
         assert leaf.serial_number not in self.serials, "serial reused"
         self.serials.add(leaf.serial_number)
         return leaf
