@@ -791,6 +791,49 @@ test_jws_roundtrip(void **state)
 }
 
 /*
+ * JWS parts are decoded by table, keys in constant time: both must take
+ * the same alphabet. Every byte value in the signature's first place:
+ * an alphabet byte gives a bad signature (or the good one back), any
+ * other a malformed token, as jose_b64url_decode says of it.
+ */
+static void
+test_jws_alphabet(void **state)
+{
+	EVP_PKEY *pk = gen_ec("P-256"), *pub = public_of(pk);
+	uint8_t *b;
+	size_t bl, sig;
+	char *t, one[5] = "xAAA";
+	int c, rc;
+
+	(void)state;
+	t = jose_jws_sign(pk, "ES256", NULL, PAYLOAD, strlen(PAYLOAD));
+	assert_non_null(t);
+	sig = part_off(t, 2);
+	for (c = 1; c < 256; c++) {
+		char *u = strdup(t), orig = t[sig];
+		int in_alpha;
+
+		assert_non_null(u);
+		one[0] = (char)c;
+		in_alpha = jose_b64url_decode(one, 4, &b, &bl) == JOSE_OK;
+		if (in_alpha)
+			free(b);
+		u[sig] = (char)c;
+		rc = verify_rc(u, pub);
+		if (!in_alpha)
+			assert_int_equal(rc, JOSE_ERR_FORMAT);
+		else if ((char)c == orig)
+			assert_int_equal(rc, JOSE_OK);
+		else
+			assert_int_equal(rc, JOSE_ERR_VERIFY);
+		free(u);
+	}
+	free(t);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(pk);
+}
+
+/*
  * r or s with leading zero bytes, or with the top bit set, is re-encoded
  * as DER by the verifier: every case must verify, and a flipped bit must
  * not. Signs until each case has come up (1 in 256 for a zero byte).
@@ -1698,6 +1741,7 @@ main(void)
 		cmocka_unit_test(test_jwk_step_members),
 		cmocka_unit_test(test_jws_roundtrip),
 		cmocka_unit_test(test_jws_ecdsa_short_values),
+		cmocka_unit_test(test_jws_alphabet),
 		cmocka_unit_test(test_jws_key_cache),
 		cmocka_unit_test(test_jws_default_alg),
 		cmocka_unit_test(test_jws_alg_refused),
