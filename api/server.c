@@ -16,6 +16,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
@@ -75,6 +77,8 @@ reply(struct evhttp_request *req, int status, const char *type,
     const void *body, size_t len)
 {
 	struct evbuffer	*b = evbuffer_new();
+	struct evhttp_connection *evcon;
+	struct bufferevent *bev;
 	static const char *const reasons[] = {
 		[200] = "OK", [201] = "Created", [400] = "Bad Request",
 		[401] = "Unauthorized", [403] = "Forbidden",
@@ -96,9 +100,22 @@ reply(struct evhttp_request *req, int status, const char *type,
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", type);
+	evcon = evhttp_request_get_connection(req);
 	evhttp_send_reply(req, status, status >= 200 && status <= 503 &&
 	    reasons[status] ? reasons[status] : "Status", b);
 	evbuffer_free(b);
+	/*
+	 * bufferevent_openssl writes only once epoll says the socket is
+	 * writable: EPOLLOUT on for each answer, one more loop pass, EPOLLOUT
+	 * off. Running its write event now sends the answer in this pass;
+	 * the on and off then cancel in libevent's changelist, so no
+	 * epoll_ctl is made. A socket that is full leaves the event pending
+	 * as before. ev_write is in the public bufferevent_struct.h.
+	 */
+	if (evcon != NULL && (bev = evhttp_connection_get_bufferevent(evcon)) !=
+	    NULL && (bufferevent_get_enabled(bev) & EV_WRITE) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		event_active(&bev->ev_write, EV_WRITE, 1);
 }
 
 /* step-ca's generic texts: the reason goes to the log, not the client. */
