@@ -28,6 +28,14 @@ static const char tls12_ciphers[] =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384";
+/*
+ * TLS 1.3 in Go's order, as step-ca answers with AES hardware: AES-128
+ * first (OpenSSL's own order puts AES-256 first, a third more work per
+ * record for no security the CA needs), as for TLS 1.2 above.
+ */
+static const char tls13_suites[] =
+    "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:"
+    "TLS_AES_256_GCM_SHA384";
 
 static X509 *
 load_pem(const char *path, char **pem)
@@ -344,6 +352,7 @@ tls_setup(struct api *a, char *err, size_t errsz)
 	if ((a->ssl = SSL_CTX_new(TLS_server_method())) == NULL ||
 	    !SSL_CTX_set_min_proto_version(a->ssl, TLS1_2_VERSION) ||
 	    !SSL_CTX_set_cipher_list(a->ssl, tls12_ciphers) ||
+	    !SSL_CTX_set_ciphersuites(a->ssl, tls13_suites) ||
 	    SSL_CTX_use_certificate(a->ssl, leaf) != 1 ||
 	    SSL_CTX_use_PrivateKey(a->ssl, key) != 1 ||
 	    SSL_CTX_check_private_key(a->ssl) != 1 ||
