@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "hsm/audit.h"
+#include "hsm/digest.h"
 #include "hsm/proto.h"
 
 #define AUDIT_BUF	(256 * 1024)
@@ -31,31 +31,13 @@ struct audit {
 const char audit_zero_hash[65] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-/* Fetched once: EVP_sha256() is looked up by name on every use. */
-static EVP_MD		*sha256;
-static pthread_once_t	 sha256_once = PTHREAD_ONCE_INIT;
-
-static void
-sha256_free(void)
-{
-	EVP_MD_free(sha256);
-}
-
-static void
-sha256_fetch(void)
-{
-	if ((sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) != NULL)
-		atexit(sha256_free);
-}
-
 static void
 sha256_hex(const char *s, size_t n, char out[65])
 {
 	unsigned char	 md[32];
 	unsigned int	 mdlen = 0;
 
-	if (pthread_once(&sha256_once, sha256_fetch) != 0 || sha256 == NULL ||
-	    EVP_Digest(s, n, md, &mdlen, sha256, NULL) != 1)
+	if (EVP_Digest(s, n, md, &mdlen, digest_nid(NID_sha256), NULL) != 1)
 		memset(md, 0, sizeof(md));	/* cannot happen; breaks chain */
 	hex_lower(out, md, sizeof(md));
 }

@@ -26,6 +26,7 @@
 #include <openssl/sha.h>
 
 #include "hsm/der.h"
+#include "hsm/digest.h"
 #include "hsm/proto.h"
 #include "policy/csr.h"
 
@@ -160,39 +161,6 @@ thread_vctx(size_t i, const EVP_PKEY *pk)
 		te->vctx[i] = EVP_PKEY_CTX_new_from_pkey(NULL, te->key[i],
 		    NULL);
 	return te->vctx[i];
-}
-
-/* The digests of sigalgs, fetched once (EVP_sha256() looks up by name). */
-static EVP_MD		*fetched_mds[3];
-static pthread_once_t	 mds_once = PTHREAD_ONCE_INIT;
-
-static void
-mds_free(void)
-{
-	size_t	 i;
-
-	for (i = 0; i < 3; i++)
-		EVP_MD_free(fetched_mds[i]);
-}
-
-static void
-mds_fetch(void)
-{
-	fetched_mds[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
-	fetched_mds[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
-	fetched_mds[2] = EVP_MD_fetch(NULL, "SHA512", NULL);
-	atexit(mds_free);
-}
-
-static const EVP_MD *
-md_fetched(const EVP_MD *md)
-{
-	int	 t = EVP_MD_get_type(md);
-
-	if (pthread_once(&mds_once, mds_fetch) != 0)
-		return NULL;
-	return t == NID_sha256 ? fetched_mds[0] : t == NID_sha384 ?
-	    fetched_mds[1] : t == NID_sha512 ? fetched_mds[2] : NULL;
 }
 
 static void
@@ -776,7 +744,7 @@ ec_verify(EVP_PKEY_CTX *vctx, const EVP_MD *md, const struct der_tlv *sig,
 {
 	unsigned char	 d[EVP_MAX_MD_SIZE];
 	unsigned int	 dl;
-	const EVP_MD	*m = md_fetched(md);
+	const EVP_MD	*m = digest_nid(EVP_MD_get_type(md));
 
 	if (m == NULL || EVP_PKEY_verify_init(vctx) != 1 ||
 	    EVP_Digest(cri->raw, cri->rawlen, d, &dl, m, NULL) != 1)

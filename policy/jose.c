@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "hsm/digest.h"
 #include "policy/jose.h"
 
 #define PBES2_ALG	"PBES2-HS256+A128KW"
@@ -1680,39 +1681,10 @@ ecdsa_der(const uint8_t *raw, size_t size, uint8_t *der)
 	return o;
 }
 
-/*
- * The digests of algs, fetched once: OpenSSL 3 looks a digest up by name
- * on every init that names one.
- */
-static EVP_MD *alg_mds[NALGS];
-static pthread_once_t mds_once = PTHREAD_ONCE_INIT;
-
-static void
-mds_free(void)
-{
-	size_t i;
-
-	for (i = 0; i < NALGS; i++)
-		EVP_MD_free(alg_mds[i]);
-}
-
-static void
-mds_fetch(void)
-{
-	size_t i;
-
-	for (i = 0; i < NALGS; i++)
-		if (algs[i].md != NULL)
-			alg_mds[i] = EVP_MD_fetch(NULL, algs[i].md, NULL);
-	atexit(mds_free);
-}
-
 static const EVP_MD *
 alg_md(const struct alg *a)
 {
-	if (pthread_once(&mds_once, mds_fetch) != 0)
-		return NULL;
-	return alg_mds[a - algs];
+	return digest_named(a->md);
 }
 
 /*

@@ -3,14 +3,12 @@
  */
 #include <arpa/inet.h>
 
-#include <pthread.h>
-#include <stdlib.h>
-
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include "hsm/der.h"
+#include "hsm/digest.h"
 #include "policy/csr.h"
 #include "policy/tbs.h"
 
@@ -140,28 +138,12 @@ tbs_algid(uint8_t alg, const uint8_t **der, size_t *len)
 	return 0;
 }
 
-/* Fetched once: EVP_sha1() makes OpenSSL 3 look SHA-1 up on every use. */
-static EVP_MD		*sha1;
-static pthread_once_t	 sha1_once = PTHREAD_ONCE_INIT;
-
-static void
-sha1_free(void)
-{
-	EVP_MD_free(sha1);
-}
-
-static void
-sha1_fetch(void)
-{
-	if ((sha1 = EVP_MD_fetch(NULL, "SHA1", NULL)) != NULL)
-		atexit(sha1_free);
-}
-
 int
 tbs_key_id(const uint8_t *spki, size_t spkilen, uint8_t out[20])
 {
 	struct der	 d, in;
 	struct der_tlv	 t, a, bits;
+	const EVP_MD	*sha1;
 	unsigned int	 n;
 
 	der_init(&d, spki, spkilen);
@@ -169,7 +151,7 @@ tbs_key_id(const uint8_t *spki, size_t spkilen, uint8_t out[20])
 	    der_expect(&in, DER_SEQUENCE, &a) == -1 ||
 	    der_expect(&in, DER_BITSTRING, &bits) == -1 || bits.len < 1)
 		return -1;
-	if (pthread_once(&sha1_once, sha1_fetch) != 0 || sha1 == NULL)
+	if ((sha1 = digest_nid(NID_sha1)) == NULL)
 		return -1;
 	return EVP_Digest(bits.val + 1, bits.len - 1, out, &n, sha1,
 	    NULL) == 1 ? 0 : -1;

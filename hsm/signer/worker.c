@@ -21,6 +21,7 @@
 
 #include "hsm/proto.h"
 #include "hsm/audit.h"
+#include "hsm/digest.h"
 #include "hsm/signer/signer.h"
 
 /* Per algorithm: which key type family, which hash, which mechanism. */
@@ -52,19 +53,10 @@ static const struct alg {
 	[ALG_ED25519] = { -1, NULL, CKM_EDDSA, 0, NULL, "ssh-ed25519" },
 };
 
-/*
- * Digests fetched once per worker: OpenSSL 3 looks a digest up by name on
- * every EVP_Digest given EVP_sha256() or EVP_get_digestbyname(), and that
- * lookup costs more than hashing a TBS.
- */
-static EVP_MD	*mds[sizeof(algs) / sizeof(algs[0])];
-
 static const EVP_MD *
 alg_md(uint8_t alg)
 {
-	if (mds[alg] == NULL && algs[alg].md != NULL)
-		mds[alg] = EVP_MD_fetch(NULL, algs[alg].md, NULL);
-	return mds[alg];
+	return digest_named(algs[alg].md);
 }
 
 /* SSH names, and the hash SSH fixes for each curve (RFC 5656). */
