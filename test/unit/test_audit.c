@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "hsm/audit.h"
+#include "hsm/digest.h"
 
 #define NREC	7
 
@@ -622,6 +623,41 @@ test_fields_with_escapes_verify(void **state)
 	assert_intact(fx->path, 2);
 }
 
+/* The audit chain's SHA-256 and its siblings, fetched once, by name or NID. */
+static void
+test_digests(void **state)
+{
+	static const struct {
+		const char	*name;
+		int		 nid, size;
+	} d[] = {
+		{ "SHA1", NID_sha1, 20 }, { "SHA256", NID_sha256, 32 },
+		{ "SHA384", NID_sha384, 48 }, { "SHA512", NID_sha512, 64 },
+	};
+	unsigned char	 md[EVP_MAX_MD_SIZE], ref[EVP_MAX_MD_SIZE];
+	unsigned int	 n, rn;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		assert_non_null(digest_named(d[i].name));
+		assert_ptr_equal(digest_named(d[i].name), digest_nid(d[i].nid));
+		assert_int_equal(EVP_MD_get_type(digest_nid(d[i].nid)),
+		    d[i].nid);
+		assert_int_equal(EVP_Digest("abc", 3, md, &n,
+		    digest_nid(d[i].nid), NULL), 1);
+		assert_int_equal(EVP_Digest("abc", 3, ref, &rn,
+		    EVP_get_digestbynid(d[i].nid), NULL), 1);
+		assert_int_equal(n, d[i].size);
+		assert_int_equal(rn, n);
+		assert_memory_equal(md, ref, n);
+	}
+	assert_null(digest_named("MD5"));
+	assert_null(digest_named("sha256"));	/* OpenSSL's spelling only */
+	assert_null(digest_named(NULL));
+	assert_null(digest_nid(NID_md5));
+}
+
 int
 main(void)
 {
@@ -654,6 +690,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_escape_bounds),
+		cmocka_unit_test(test_digests),
 		cmocka_unit_test_setup_teardown(
 		    test_fields_with_escapes_verify, setup, teardown),
 	};
