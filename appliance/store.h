@@ -85,6 +85,10 @@ void	store_jti_release(struct store *s, const char *jti);
  */
 void	store_forget_expired(struct store *s);
 
+/* See struct store_cert: an empty one, and a copy of what src uses. */
+void	store_cert_clear(struct store_cert *c);
+void	store_cert_copy(struct store_cert *dst, const struct store_cert *src);
+
 /*
  * Queues the certificate (copied) and its jti; done(result, arg) runs on
  * the event loop once the group holding it is committed (STORE_OK) or
@@ -95,8 +99,6 @@ void	store_forget_expired(struct store *s);
  * With STORE_OK it is used for good; otherwise the store has released it,
  * unless the refusal was that the jti is used already.)
  */
-void	store_cert_clear(struct store_cert *c);
-void	store_cert_copy(struct store_cert *dst, const struct store_cert *src);
 int	store_put_cert(struct store *s, const struct store_cert *c,
 	    void (*done)(int result, void *arg), void *arg);
 

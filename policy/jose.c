@@ -1681,12 +1681,6 @@ ecdsa_der(const uint8_t *raw, size_t size, uint8_t *der)
 	return o;
 }
 
-static const EVP_MD *
-alg_md(const struct alg *a)
-{
-	return digest_named(a->md);
-}
-
 /*
  * Per thread, ready verify contexts for the last few EC keys. A token's
  * key is its provisioner's, the same for many tokens, and making a
@@ -1771,7 +1765,8 @@ ec_verify(EVP_PKEY *pk, const struct alg *a, const uint8_t *tbs,
 	/* Exact length: no leading-zero or DER variants of one signature. */
 	if (siglen != 2 * (size_t)ec_size(a))
 		return JOSE_ERR_VERIFY;
-	if ((m = alg_md(a)) == NULL || (ctx = vctx_get(pk)) == NULL ||
+	if ((m = digest_named(a->md)) == NULL ||
+	    (ctx = vctx_get(pk)) == NULL ||
 	    EVP_Digest(tbs, tbslen, md, &mdlen, m, NULL) != 1)
 		return JOSE_ERR_INTERNAL;
 	derlen = ecdsa_der(sig, siglen / 2, der);

@@ -53,12 +53,6 @@ static const struct alg {
 	[ALG_ED25519] = { -1, NULL, CKM_EDDSA, 0, NULL, "ssh-ed25519" },
 };
 
-static const EVP_MD *
-alg_md(uint8_t alg)
-{
-	return digest_named(algs[alg].md);
-}
-
 /* SSH names, and the hash SSH fixes for each curve (RFC 5656). */
 static const struct {
 	const char	*name, *curve;
@@ -342,7 +336,7 @@ do_sign(const struct proto_frame *f, struct pbuf *body, uint16_t *st)
 	a = &algs[r.alg];
 	/* The audit record names the payload by its SHA-256, whatever alg. */
 	if (EVP_Digest(r.payload, r.payloadlen, sha256, NULL,
-	    alg_md(ALG_ECDSA_SHA256), NULL) != 1)
+	    digest_nid(NID_sha256), NULL) != 1)
 		exit(WORKER_EXIT_RETRY);
 	pbuf_init(&sig);
 	if ((why = alg_misfit(w, r.kind, r.alg)) != NULL)
@@ -357,7 +351,7 @@ do_sign(const struct proto_frame *f, struct pbuf *body, uint16_t *st)
 			memcpy(tbs, a->digestinfo, 19);
 		else
 			tbslen = 0;
-		md = alg_md(r.alg);
+		md = digest_named(a->md);
 		if (md != NULL && EVP_MD_get_type(md) == NID_sha256) {
 			memcpy(tbs + tbslen, sha256, sizeof(sha256));
 			mdlen = sizeof(sha256);

@@ -53,6 +53,7 @@
 #include <openssl/x509v3.h>
 
 #include "appliance/config.h"
+#include "hsm/proto.h"
 #include "policy/jose.h"
 
 #define RATE_CAP	4000	/* requests minted per second per run */
@@ -160,12 +161,10 @@ make_token(const char *sub)
 	unsigned char	 rnd[16];
 	char		 jti[33], *s, *tok;
 	time_t		 t = time(NULL);
-	int		 i;
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		die("RAND_bytes");
-	for (i = 0; i < 16; i++)
-		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
+	hex_lower(jti, rnd, sizeof(rnd));
 	cJSON_AddStringToObject(claims, "aud", aud);
 	cJSON_AddNumberToObject(claims, "exp", (double)(t + 300));
 	cJSON_AddNumberToObject(claims, "iat", (double)t);
@@ -266,7 +265,7 @@ setup(const char *home)
 	unsigned int	 mdlen;
 	X509		*x;
 	BIO		*b;
-	int		 i, port;
+	int		 port;
 
 	snprintf(path, sizeof(path), "%s/config/ca.json", home);
 	memset(&cfg, 0, sizeof(cfg));
@@ -305,8 +304,7 @@ setup(const char *home)
 	if ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL ||
 	    X509_digest(x, EVP_sha256(), md, &mdlen) != 1)
 		die("root certificate");
-	for (i = 0; i < 32; i++)
-		snprintf(fp + 2 * i, 3, "%02x", md[i]);
+	hex_lower(fp, md, sizeof(md));
 	X509_free(x);
 	BIO_free(b);
 	free(pem);
