@@ -922,6 +922,52 @@ test_jws_key_cache(void **state)
 	}
 }
 
+/*
+ * After 1000 good tokens a P-256 key verifies through its own table
+ * (p256.c): from then on good tokens must still pass, and a signature
+ * with any one bit flipped, or made by another key, must still fail.
+ */
+static void
+test_jws_hot_key(void **state)
+{
+	EVP_PKEY *pk = gen_ec("P-256"), *pub = public_of(pk);
+	EVP_PKEY *other = gen_ec("P-256");
+	char *t, *o, *bad, *dot;
+	size_t len, i;
+	int n;
+
+	(void)state;
+	t = jose_jws_sign(pk, "ES256", NULL, PAYLOAD, strlen(PAYLOAD));
+	o = jose_jws_sign(other, "ES256", NULL, PAYLOAD, strlen(PAYLOAD));
+	assert_non_null(t);
+	assert_non_null(o);
+	for (n = 0; n < 1100; n++)
+		assert_int_equal(verify_rc(t, pub), JOSE_OK);
+	assert_int_equal(verify_rc(o, pub), JOSE_ERR_VERIFY);
+	len = strlen(t);
+	assert_non_null(dot = strrchr(t, '.'));
+	assert_non_null(bad = strdup(t));
+	/* Every character of the signature, changed to another valid one. */
+	for (i = (size_t)(dot - t) + 1; i + 1 < len; i++) {
+		bad[i] = t[i] == 'A' ? 'B' : 'A';
+		assert_int_equal(verify_rc(bad, pub), JOSE_ERR_VERIFY);
+		bad[i] = t[i];
+	}
+	assert_int_equal(verify_rc(bad, pub), JOSE_OK);
+	free(bad);
+	for (n = 0; n < 20; n++) {
+		free(t);
+		t = jose_jws_sign(pk, "ES256", NULL, PAYLOAD, strlen(PAYLOAD));
+		assert_non_null(t);
+		assert_int_equal(verify_rc(t, pub), JOSE_OK);
+	}
+	free(t);
+	free(o);
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(pk);
+}
+
 static void
 test_jws_default_alg(void **state)
 {
@@ -1743,6 +1789,7 @@ main(void)
 		cmocka_unit_test(test_jws_ecdsa_short_values),
 		cmocka_unit_test(test_jws_alphabet),
 		cmocka_unit_test(test_jws_key_cache),
+		cmocka_unit_test(test_jws_hot_key),
 		cmocka_unit_test(test_jws_default_alg),
 		cmocka_unit_test(test_jws_alg_refused),
 		cmocka_unit_test(test_jws_header_rules),
