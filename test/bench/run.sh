@@ -34,7 +34,9 @@ port_free() {
 	! awk 'NR > 1 { print $2 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null |
 	    grep -qi ":$hex\$"
 }
-port=$(( 20000 + $$ % 20000 ))
+# Below the kernel's ephemeral range (32768 up), which outgoing
+# connections may take from under us between this check and the bind.
+port=$(( 20000 + $$ % 12000 ))
 until port_free "$port"; do port=$((port + 1)); done
 plain=$((port + 1))
 until port_free "$plain"; do plain=$((plain + 1)); done

@@ -33,13 +33,41 @@ PEM = serialization.Encoding.PEM
 DELETE = object()   # a claim override that removes the claim
 
 
+_handed_out = set()
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    """A loopback TCP port nobody listens on right now."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback TCP port nobody listens on right now, never handed out
+    before in this run, and below the kernel's ephemeral range: a port
+    from that range can be taken as the source port of any outgoing
+    connection (ssh, curl, our own clients) between this call and the
+    server's bind, which once made a CI run fail with EADDRINUSE."""
+    low = min(_ephemeral_low(), 32768)
+    rng = secrets.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(10000, low) if low > 11000 else 0
+        if port in _handed_out:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            port = s.getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            s.close()
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 def b64url(b):
