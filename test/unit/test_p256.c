@@ -158,7 +158,7 @@ test_ranges(void **state)
 		same(md, t, 0);
 		memset(t + 32 * which, 0xff, 32);
 		same(md, t, 0);
-		/* r+n and s+n do not fit 32 bytes; r-n... is negative. */
+		/* Above n-1, only n up to all ones fit 32 bytes: both tried. */
 	}
 	/* ECDSA accepts n-s as well as s: both must. */
 	memcpy(t, rs, 64);
