@@ -27,7 +27,10 @@
  * sweep of the set forgets them while the process runs, a slice a second.
  * The UNIQUE key on used_tokens.jti stays the backstop should the set ever
  * miss one (another node writing the same file): that certificate then
- * fails at its commit.
+ * fails at its commit. Their rows go too: each group's transaction also
+ * walks FORGET_PER_ITEM rows per item on along the jti key, wrapping at
+ * its end, and deletes those past forgetting, so the walk outpaces the
+ * inserts and the table holds about the live tokens, not all since open.
  *
  * SQLite's automatic checkpoint would run inside COMMIT, before the group
  * is acknowledged; the writer checkpoints (PASSIVE) after handing the group
@@ -54,6 +57,7 @@
 #define STORE_MAX_DER	(1024 * 1024)
 #define JSET_MIN	1024		/* slots; always a power of two */
 #define SWEEP_PASS	300		/* ticks (s) for a whole pass at most */
+#define FORGET_PER_ITEM	2		/* used_tokens rows walked per item */
 
 /* What the writer says about one item. */
 enum item_status {
@@ -123,6 +127,8 @@ struct store {
 	sqlite3_stmt	*st_begin, *st_commit, *st_rollback;
 	sqlite3_stmt	*st_sp, *st_sp_release, *st_sp_rollback;
 	sqlite3_stmt	*st_jti, *st_crl;
+	sqlite3_stmt	*st_fscan, *st_fdel;
+	char		 fcur[256];	/* writer's: the row walk's last jti */
 	/* Per table: [0] certs (X.509), [1] ssh_certs. */
 	sqlite3_stmt	*st_cert[2], *st_is_revoked[2], *st_revoke[2];
 	int		 wal_pages;	/* writer's: WAL after its COMMIT */
@@ -649,18 +655,65 @@ write_item(struct store *s, struct item *it)
 }
 
 /* The whole group in one transaction: one fsync at COMMIT. */
+/*
+ * The next n used_tokens rows after the walk's cursor, by jti: those
+ * past forgetting are deleted (as store_open deletes them), and the
+ * cursor moves on, back to the start once the walk reaches the end.
+ */
+static int
+forget_rows(struct store *s, size_t n)
+{
+	char		 last[sizeof(s->fcur)];
+	const unsigned char *jti;
+	size_t		 rows = 0;
+	int		 rc;
+
+	last[0] = '\0';
+	if (sqlite3_bind_text(s->st_fscan, 1, s->fcur, -1, SQLITE_STATIC) !=
+	    SQLITE_OK || sqlite3_bind_int64(s->st_fscan, 2,
+	    (sqlite3_int64)n) != SQLITE_OK) {
+		(void)sqlite3_reset(s->st_fscan);
+		return -1;
+	}
+	while ((rc = sqlite3_step(s->st_fscan)) == SQLITE_ROW) {
+		/* Keys are at most 255 bytes (store_put_cert's jti). */
+		if ((jti = sqlite3_column_text(s->st_fscan, 0)) != NULL)
+			snprintf(last, sizeof(last), "%s", (const char *)jti);
+		rows++;
+	}
+	(void)sqlite3_reset(s->st_fscan);
+	(void)sqlite3_clear_bindings(s->st_fscan);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (rows > 0 && (sqlite3_bind_text(s->st_fdel, 1, s->fcur, -1,
+	    SQLITE_STATIC) != SQLITE_OK || sqlite3_bind_text(s->st_fdel, 2,
+	    last, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s->st_fdel, 3, (sqlite3_int64)time(NULL)) !=
+	    SQLITE_OK || step_reset(s->st_fdel) != SQLITE_DONE)) {
+		(void)sqlite3_reset(s->st_fdel);
+		return -1;
+	}
+	snprintf(s->fcur, sizeof(s->fcur), "%s", rows < n ? "" : last);
+	return 0;
+}
+
 static int
 write_group(struct store *s, struct item *head)
 {
 	struct item	*it;
+	size_t		 n = 0;
 
 	if (step_reset(s->st_begin) != SQLITE_DONE) {
 		set_error(s, "BEGIN");
 		goto fail;
 	}
-	for (it = head; it != NULL; it = it->next)
+	for (it = head; it != NULL; it = it->next, n++)
 		if (write_item(s, it) == -1)
 			goto fail;
+	if (forget_rows(s, FORGET_PER_ITEM * n) == -1) {
+		set_error(s, "forgetting used tokens");
+		goto fail;
+	}
 	if (step_reset(s->st_commit) != SQLITE_DONE) {
 		set_error(s, "COMMIT");
 		goto fail;
@@ -1023,6 +1076,11 @@ prepare(struct store *s, const char *path, char *err, size_t errsz)
 		    "UPDATE SET used_at = excluded.used_at, forget_after = "
 		    "excluded.forget_after WHERE used_tokens.forget_after IS "
 		    "NOT NULL AND used_tokens.forget_after < excluded.used_at" },
+		{ &s->st_fscan, "SELECT jti FROM used_tokens WHERE jti > ?1 "
+		    "ORDER BY jti LIMIT ?2" },
+		{ &s->st_fdel, "DELETE FROM used_tokens WHERE jti > ?1 AND "
+		    "jti <= ?2 AND forget_after IS NOT NULL AND "
+		    "forget_after < ?3" },
 		{ &s->st_crl, "INSERT INTO crls (number, der, this_update, "
 		    "next_update) VALUES (?1, ?2, ?3, ?4)" },
 	};
@@ -1099,6 +1157,7 @@ destroy(struct store *s)
 	    s->st_sp, s->st_sp_release, s->st_sp_rollback, s->st_cert[0],
 	    s->st_cert[1], s->st_is_revoked[0], s->st_is_revoked[1],
 	    s->st_revoke[0], s->st_revoke[1], s->st_jti, s->st_crl,
+	    s->st_fscan, s->st_fdel,
 	    s->rd_cert[0], s->rd_cert[1], s->rd_revoked[0], s->rd_revoked[1],
 	    s->rd_crl, s->rd_hosts };
 	size_t		 i;

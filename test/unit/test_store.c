@@ -1103,6 +1103,65 @@ test_jti_expiry(void **state)
 }
 
 /*
+ * While the store runs, each group also walks the used_tokens rows and
+ * deletes those past forgetting: after more certificates than the table
+ * has rows, no expired row is left, and every live or kept one is.
+ */
+static void
+test_jti_rows_forgotten(void **state)
+{
+	struct fix		*fx = *state;
+	enum { OLD = 200, LIVE = 100, KEPT = 10, MORE = 400 };
+	struct tally		*t = tally_new(fx->base, OLD + LIVE + KEPT + MORE);
+	struct store		*s = open_store(fx);
+	struct store_cert	 c;
+	char			 jti[32];
+	time_t			 now = time(NULL);
+	sqlite3			*db;
+	int			 i, k = 0;
+
+	for (i = 0; i < OLD + LIVE + KEPT + MORE; i++, k++) {
+		if (i < OLD)
+			snprintf(jti, sizeof(jti), "old-%d", i);
+		else if (i < OLD + LIVE)
+			snprintf(jti, sizeof(jti), "live-%d", i);
+		else if (i < OLD + LIVE + KEPT)
+			snprintf(jti, sizeof(jti), "kept-%d", i);
+		else
+			snprintf(jti, sizeof(jti), "more-%d", i);
+		cert_for(&c, k, jti, 0);
+		c.jti_exp = i < OLD ? now - STORE_JTI_GRACE - 10 :
+		    i < OLD + LIVE ? now + 3600 : i < OLD + LIVE + KEPT ? 0 :
+		    now + 3600;
+		assert_int_equal(store_put_cert(s, &c, on_done, &t->acks[i]),
+		    0);
+		t->want++;
+		/* The old ones in groups of their own, before the rest. */
+		if (i == OLD - 1 || i == OLD + LIVE + KEPT - 1)
+			wait_all(t);
+	}
+	wait_all(t);
+	assert_int_equal(t->ok, OLD + LIVE + KEPT + MORE);
+	db = db_open(fx->db);
+	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM used_tokens WHERE "
+	    "jti LIKE 'old-%'", NULL), 0);
+	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM used_tokens WHERE "
+	    "jti LIKE 'live-%'", NULL), LIVE);
+	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM used_tokens WHERE "
+	    "forget_after IS NULL", NULL), KEPT);
+	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM used_tokens WHERE "
+	    "jti LIKE 'more-%'", NULL), MORE);
+	/* The certificates themselves are all kept. */
+	assert_int_equal(db_int(db, "SELECT COUNT(*) FROM certs", NULL),
+	    OLD + LIVE + KEPT + MORE);
+	db_close(db);
+	/* Still used in memory until the sweep: the rows were the copy. */
+	assert_int_equal(store_jti_reserve(s, "live-200"), 1);
+	store_close(s);
+	tally_free(t);
+}
+
+/*
  * The sweep deletes in place from an open-addressing table: across
  * thousands of jtis (long probe runs, runs wrapping the table's end),
  * exactly the expired ones are forgotten and every live one stays used.
@@ -1173,6 +1232,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_jti_expiry, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_jti_rows_forgotten,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jti_sweep_many, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,
