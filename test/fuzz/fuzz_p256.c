@@ -13,12 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 
 #include "policy/jose.h"
 #include "policy/p256.h"
+#include "test/unit/ecdsa_oracle.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -45,53 +44,6 @@ init(void)
 	jose_jwk_free(j);
 }
 
-static int
-evp_verify(const uint8_t md[32], const uint8_t rs[64])
-{
-	ECDSA_SIG *es;
-	BIGNUM *r, *s;
-	uint8_t *der = NULL;
-	EVP_PKEY_CTX *c;
-	int len, rc;
-
-	r = BN_bin2bn(rs, 32, NULL);
-	s = BN_bin2bn(rs + 32, 32, NULL);
-	if (r == NULL || s == NULL || (es = ECDSA_SIG_new()) == NULL ||
-	    ECDSA_SIG_set0(es, r, s) != 1)
-		abort();
-	if ((len = i2d_ECDSA_SIG(es, &der)) <= 0 ||
-	    (c = EVP_PKEY_CTX_new(pk, NULL)) == NULL ||
-	    EVP_PKEY_verify_init(c) != 1)
-		abort();
-	rc = EVP_PKEY_verify(c, der, (size_t)len, md, 32) == 1;
-	EVP_PKEY_CTX_free(c);
-	OPENSSL_free(der);
-	ECDSA_SIG_free(es);
-	return rc;
-}
-
-static void
-sign_raw(const uint8_t md[32], uint8_t rs[64])
-{
-	uint8_t der[80];
-	const uint8_t *p = der;
-	size_t len = sizeof(der);
-	EVP_PKEY_CTX *c;
-	ECDSA_SIG *es;
-	const BIGNUM *r, *s;
-
-	if ((c = EVP_PKEY_CTX_new(pk, NULL)) == NULL ||
-	    EVP_PKEY_sign_init(c) != 1 ||
-	    EVP_PKEY_sign(c, der, &len, md, 32) != 1 ||
-	    (es = d2i_ECDSA_SIG(NULL, &p, (long)len)) == NULL)
-		abort();
-	EVP_PKEY_CTX_free(c);
-	ECDSA_SIG_get0(es, &r, &s);
-	if (BN_bn2binpad(r, rs, 32) != 32 || BN_bn2binpad(s, rs + 32, 32) != 32)
-		abort();
-	ECDSA_SIG_free(es);
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -104,11 +56,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size >= 96) {
 		memcpy(rs, data + 32, 64);
 	} else {
-		sign_raw(md, rs);
+		if (oracle_sign(pk, md, rs) != 0)
+			abort();
 		if (size > 32)
 			rs[data[32] % 64] ^= (uint8_t)(1u << (data[32] / 64 * 2));
 	}
-	if (p256_verify(tk, md, rs) != evp_verify(md, rs))
+	if (p256_verify(tk, md, rs) != oracle_verify(pk, md, rs))
 		abort();
 	return 0;
 }
