@@ -654,7 +654,6 @@ write_item(struct store *s, struct item *it)
 	return 0;
 }
 
-/* The whole group in one transaction: one fsync at COMMIT. */
 /*
  * The next n used_tokens rows after the walk's cursor, by jti: those
  * past forgetting are deleted (as store_open deletes them), and the
@@ -697,6 +696,7 @@ forget_rows(struct store *s, size_t n)
 	return 0;
 }
 
+/* The whole group in one transaction: one fsync at COMMIT. */
 static int
 write_group(struct store *s, struct item *head)
 {

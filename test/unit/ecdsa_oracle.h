@@ -1,7 +1,7 @@
 /*
  * ecdsa_oracle.h — OpenSSL's own ECDSA, in the raw r||s form JWS uses,
- * as the oracle that policy/p256.c is held to (test_p256.c, fuzz_p256.c).
- * Static inline: each includer uses both.
+ * as the oracle that policy/p256.c is held to (test_p256.c, fuzz_p256.c);
+ * bench-api signs with it too. Static inline: includers take what they use.
  */
 #ifndef P11CA_TEST_ECDSA_ORACLE_H
 #define P11CA_TEST_ECDSA_ORACLE_H
