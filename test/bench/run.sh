@@ -60,7 +60,8 @@ until "$B/p11ca" ca health --home "$home" >/dev/null 2>&1 || [ $i -ge 100 ]; do
 done
 echo
 echo "p11ca API benchmark (POST /1.0/sign over HTTPS, 127.0.0.1:$port)"
-# This machine's speed drifts: a figure to read the others against.
+# This machine's speed drifts: a figure to read the others against (and
+# bench-api probes it during every run: "host %").
 echo "machine now: openssl speed P-256 sign/s, verify/s (1 core):" \
     "$(openssl speed -seconds 1 ecdsap256 2>/dev/null |
     awk '/nistp256/ { print $(NF-1) ", " $NF }')"
