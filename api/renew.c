@@ -26,6 +26,7 @@
 #include "appliance/store.h"
 #include "hsm/der.h"
 #include "policy/csr.h"
+#include "policy/json.h"
 #include "policy/provisioner.h"
 #include "policy/tbs.h"
 #include "policy/token.h"
@@ -215,8 +216,8 @@ h_rekey(struct api *a, struct evhttp_request *req, const char *rest)
 	time_t		 exp;
 
 	(void)rest;
-	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1),
-	    evbuffer_get_length(in));
+	body = json_parse((const char *)evbuffer_pullup(in, -1),
+	    evbuffer_get_length(in), 0);
 	pem = cJSON_GetObjectItemCaseSensitive(body, "csr");
 	if (body == NULL || !cJSON_IsObject(body)) {
 		reply_bad_request(req, "error decoding json");

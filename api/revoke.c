@@ -16,6 +16,7 @@
 
 #include "api/api.h"
 #include "appliance/store.h"
+#include "policy/json.h"
 #include "policy/token.h"
 
 struct revoke_job {
@@ -78,8 +79,8 @@ h_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 
 	(void)rest;
 	memset(&t, 0, sizeof(t));
-	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1),
-	    evbuffer_get_length(in));
+	body = json_parse((const char *)evbuffer_pullup(in, -1),
+	    evbuffer_get_length(in), 0);
 	if (body == NULL || !cJSON_IsObject(body)) {
 		reply_bad_request(req, "error decoding json");
 		goto out;

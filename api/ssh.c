@@ -28,6 +28,7 @@
 #include "api/signer_link.h"
 #include "appliance/store.h"
 #include "policy/jose.h"
+#include "policy/json.h"
 #include "policy/provisioner.h"
 #include "policy/ssh.h"
 #include "policy/token.h"
@@ -547,8 +548,8 @@ h_ssh_sign(struct api *a, struct evhttp_request *req, const char *rest)
 	memset(&t, 0, sizeof(t));
 	memset(&key, 0, sizeof(key));
 	memset(&w, 0, sizeof(w));
-	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1),
-	    evbuffer_get_length(in));
+	body = json_parse((const char *)evbuffer_pullup(in, -1),
+	    evbuffer_get_length(in), 0);
 	if (body == NULL || !cJSON_IsObject(body)) {
 		reply_bad_request(req, "error reading request body");
 		goto out;
@@ -692,8 +693,8 @@ renew(struct api *a, struct evhttp_request *req, const char *rest,
 	(void)rest;
 	memset(&key, 0, sizeof(key));
 	memset(&w, 0, sizeof(w));
-	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1),
-	    evbuffer_get_length(in));
+	body = json_parse((const char *)evbuffer_pullup(in, -1),
+	    evbuffer_get_length(in), 0);
 	ott = str_member(body, "ott", &bad);
 	if (rekey)
 		pk = str_member(body, "publicKey", &bad);
@@ -811,8 +812,8 @@ h_ssh_revoke(struct api *a, struct evhttp_request *req, const char *rest)
 
 	(void)rest;
 	memset(&t, 0, sizeof(t));
-	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1),
-	    evbuffer_get_length(in));
+	body = json_parse((const char *)evbuffer_pullup(in, -1),
+	    evbuffer_get_length(in), 0);
 	serial = cJSON_GetObjectItemCaseSensitive(body, "serial");
 	ott = cJSON_GetObjectItemCaseSensitive(body, "ott");
 	code = cJSON_GetObjectItemCaseSensitive(body, "reasonCode");
@@ -1018,8 +1019,8 @@ h_ssh_config(struct api *a, struct evhttp_request *req, const char *rest)
 	int		 host, rc = -1;
 
 	(void)rest;
-	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1),
-	    evbuffer_get_length(in));
+	body = json_parse((const char *)evbuffer_pullup(in, -1),
+	    evbuffer_get_length(in), 0);
 	type = cJSON_GetObjectItemCaseSensitive(body, "type");
 	data = cJSON_GetObjectItemCaseSensitive(body, "data");
 	if (body == NULL || !cJSON_IsObject(body) ||
@@ -1114,8 +1115,8 @@ h_ssh_check_host(struct api *a, struct evhttp_request *req,
 	int		 exists = 0;
 
 	(void)rest;
-	body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1),
-	    evbuffer_get_length(in));
+	body = json_parse((const char *)evbuffer_pullup(in, -1),
+	    evbuffer_get_length(in), 0);
 	type = cJSON_GetObjectItemCaseSensitive(body, "type");
 	principal = cJSON_GetObjectItemCaseSensitive(body, "principal");
 	if (body == NULL || !cJSON_IsObject(body)) {

@@ -30,6 +30,7 @@
 #include "hsm/proto.h"
 #include "policy/csr.h"
 #include "policy/jose.h"
+#include "policy/json.h"
 #include "policy/tbs.h"
 #include "policy/token.h"
 
@@ -472,7 +473,7 @@ sign_parse(const char *buf, size_t n, struct sign_req *r, char *why,
 	char		 w[256];
 
 	sign_req_init(r);
-	r->body = cJSON_ParseWithLength(buf, n);
+	r->body = json_parse(buf, n, 0);
 	/* As Go's decoder: notBefore and notAfter are strings or nothing. */
 	if (r->body == NULL || !cJSON_IsObject(r->body) ||
 	    !str_or_absent(r->body, "notBefore") ||

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "appliance/config.h"
+#include "policy/json.h"
 #include "policy/provisioner.h"
 
 static char *
@@ -137,7 +138,7 @@ config_load(const char *path, struct ca_config *c, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	c->json = cJSON_ParseWithLength(text, n);
+	c->json = json_parse(text, n, 0);
 	free(text);
 	if ((o = c->json) == NULL || !cJSON_IsObject(o)) {
 		snprintf(err, errsz, "%s: not a JSON object", path);

@@ -20,6 +20,7 @@
 
 #include "hsm/digest.h"
 #include "policy/jose.h"
+#include "policy/json.h"
 #include "policy/p256.h"
 
 #define PBES2_ALG	"PBES2-HS256+A128KW"
@@ -402,7 +403,7 @@ jose_json_parse(const void *buf, size_t len)
 		return NULL;
 	memcpy(s, buf, len);
 	s[len] = '\0';
-	j = cJSON_ParseWithOpts(s, NULL, 1);
+	j = json_parse(s, len + 1, 1);
 	/* The text may be a decrypted private JWK. */
 	jose_free_secret(s, len + 1);
 	if (j == NULL)
