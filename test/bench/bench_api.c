@@ -513,14 +513,14 @@ probe_thread(void *unused)
 }
 
 static int	cmp_double(const void *, const void *);
+static double	pct(double *, size_t, double);
 
+/* The p-th fraction of the probe's samples, fastest first. */
 static double
-median(double *v, size_t n)
+probe_pct(double p)
 {
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
+	qsort(psamp, npsamp, sizeof(*psamp), cmp_double);
+	return pct(psamp, npsamp, p);
 }
 
 /*
@@ -537,8 +537,7 @@ probe_idle(void)
 		psamp[npsamp] = probe_sample();
 		nanosleep(&gap, NULL);
 	}
-	qsort(psamp, npsamp, sizeof(*psamp), cmp_double);
-	return psamp[npsamp / 10];
+	return probe_pct(0.10);
 }
 
 /* ---- CPU ---- */
@@ -736,6 +735,7 @@ drive(struct conn *c)
 
 struct result {
 	int	 conc;
+	char	 label[16];	/* "c=8", "c=32 #2" */
 	size_t	 ok, fail;
 	double	 rate, p50, p99, api_ms, signer_ms, client_ms;
 	double	 h_p50, h_p99;
@@ -818,7 +818,7 @@ run(int conc, int health, struct result *res)
 	probe_stop = 1;
 	pthread_join(pt, NULL);
 	res->client_ms -= probe_cpu_ms;
-	res->probe_us = median(psamp, npsamp);
+	res->probe_us = probe_pct(0.50);
 	if (health) {
 		health_stop = 1;
 		pthread_join(ht, NULL);
@@ -964,13 +964,12 @@ host_pct(const struct result *r, double idle)
 }
 
 static void
-print_targets(const struct result *r, int round, int rounds, double host)
+print_targets(const struct result *r, double host)
 {
 	double	 cpu = (r->api_ms + r->signer_ms) / (r->ok ? (double)r->ok : 1);
 
-	printf("targets (issue), judged on c=32 round %d of %d, the one the "
-	    "host ran fastest in (%.0f %% of its quiet speed):\n", round,
-	    rounds, host);
+	printf("targets (issue), judged on %s, the c=32 round the host ran "
+	    "fastest in (%.0f %% of its quiet speed):\n", r->label, host);
 	printf("  >= %.0f certs/s at c=32 [%s, %.0f], <= %.1f ms CPU per cert "
 	    "api+signer [%s, %.3f], p99 <= %.0f ms at c=32 [%s, %.2f], "
 	    "/health p99 <= %.0f ms [%s, %.2f]\n", T_RATE, r->rate >= T_RATE ?
@@ -993,7 +992,7 @@ main(int argc, char **argv)
 	double		 t, per, prev, want, idle, idle2, h, besth = -1;
 	const char	*only = getenv("BENCH_CONC"), *e;
 	size_t		 n;
-	int		 i, j, round;
+	int		 i, j;
 
 	if (argc != 5) {
 		fprintf(stderr, "usage: bench-api HOME SECONDS API_PID "
@@ -1013,8 +1012,15 @@ main(int argc, char **argv)
 		snprintf(tok, sizeof(tok), "%d", all[i]);
 		if (only != NULL && strstr(only, tok) == NULL)
 			continue;
-		for (j = 0; j < (all[i] == 32 ? rounds : 1); j++)
+		for (j = 0; j < (all[i] == 32 ? rounds : 1); j++) {
+			if (all[i] == 32 && rounds > 1)
+				snprintf(res[nconc].label, sizeof(res[0].label),
+				    "c=32 #%d", j + 1);
+			else
+				snprintf(res[nconc].label, sizeof(res[0].label),
+				    "c=%d", all[i]);
 			concs[nconc++] = all[i];
+		}
 	}
 	if (nconc == 0 || concs[nconc - 1] != 32)
 		die("BENCH_CONC: the targets need c=32");
@@ -1056,17 +1062,11 @@ main(int argc, char **argv)
 	printf("%-9s %8s %6s %9s %9s %9s %11s %11s %11s %7s\n", "conc", "ok",
 	    "failed", "certs/s", "p50 ms", "p99 ms", "api ms/crt",
 	    "sgnr ms/crt", "clnt ms/crt", "host %");
-	for (i = 0, round = 0; i < nconc; i++) {
-		char	 label[24];
-
+	for (i = 0; i < nconc; i++) {
 		per = res[i].ok ? (double)res[i].ok : 1;
 		h = host_pct(&res[i], idle);
-		if (res[i].conc == 32 && rounds > 1)
-			snprintf(label, sizeof(label), "c=32 #%d", ++round);
-		else
-			snprintf(label, sizeof(label), "c=%d", res[i].conc);
 		printf("%-9s %8zu %6zu %9.0f %9.2f %9.2f %11.3f %11.3f "
-		    "%11.3f %7.0f\n", label, res[i].ok, res[i].fail,
+		    "%11.3f %7.0f\n", res[i].label, res[i].ok, res[i].fail,
 		    res[i].rate, res[i].p50, res[i].p99, res[i].api_ms / per,
 		    res[i].signer_ms / per, res[i].client_ms / per, h);
 		if (res[i].conc == 32 && h > besth) {
@@ -1075,14 +1075,13 @@ main(int argc, char **argv)
 		}
 	}
 	printf("load average after: %s", loadavg());
-	for (i = 0, round = 0; i < nconc; i++)
+	for (i = 0; i < nconc; i++)
 		if (res[i].conc == 32)
-			printf("/health during c=32%s%.0d: %zu polls (every %d "
+			printf("/health during %s: %zu polls (every %d "
 			    "ms), %zu failed, p50 %.2f ms, p99 %.2f ms\n",
-			    rounds > 1 ? " #" : "", rounds > 1 ? ++round : 0,
-			    res[i].h_n, HEALTH_GAP_MS, res[i].h_fail,
+			    res[i].label, res[i].h_n, HEALTH_GAP_MS, res[i].h_fail,
 			    res[i].h_p50, res[i].h_p99);
-	print_targets(&res[best], best - (nconc - rounds) + 1, rounds, besth);
+	print_targets(&res[best], besth);
 	for (i = 0; i < nconc; i++)
 		if (res[i].fail || (res[i].conc == 32 && res[i].h_fail))
 			return 1;
